@@ -1,0 +1,187 @@
+import path from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import { sql } from 'kysely';
+import type { AppContext } from './platform/context.ts';
+import { AppError } from './platform/errors.ts';
+import { NHSUK_DIR, ROOT_DIR } from './platform/views.ts';
+import { apiKeyUser, loadActor, SESSION_COOKIE, sessionUser } from './platform/auth/index.ts';
+import type { Actor } from './platform/auth/policy.ts';
+import { httpDuration, registry } from './platform/metrics.ts';
+import { directoryRoutes } from './directory/routes.ts';
+import { peopleRoutes } from './people/routes.ts';
+import { homeRoutes } from './home/routes.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor | null;
+    /** True when the caller authenticated with an API key rather than a session cookie. */
+    viaApiKey: boolean;
+    sessionToken: string | undefined;
+  }
+  interface FastifyReply {
+    page(template: string, data?: Record<string, unknown>, status?: number): Promise<FastifyReply>;
+  }
+}
+
+export const isApi = (req: FastifyRequest) => req.url.startsWith('/api/');
+
+/** Builds the whole app without listening, so tests can use `inject` or listen on a port of their own. */
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    },
+    bodyLimit: 1_048_576,
+    trustProxy: true,
+    // A JSON body with keys like __proto__ is refused rather than silently stripped.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  app.decorateRequest('actor', null);
+  app.decorateRequest('viaApiKey', false);
+  app.decorateRequest('sessionToken', undefined);
+
+  await app.register(helmet, {
+    enableCSPNonces: true,
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'", 'https://assets.nhs.uk'],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+      },
+    },
+    // HSTS only means something over HTTPS; PUBLIC_URL says whether we are served that way.
+    strictTransportSecurity: ctx.config.publicUrl.startsWith('https://') ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
+  await app.register(cookie, { secret: ctx.secret });
+  await app.register(csrf, {
+    cookieKey: 'cv_csrf',
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: ctx.config.publicUrl.startsWith('https://') },
+  });
+  await app.register(formbody, { bodyLimit: 1_048_576 });
+  await app.register(rateLimit, { global: false });
+  await app.register(fastifyStatic, { root: path.join(NHSUK_DIR, 'nhsuk'), prefix: '/assets/', maxAge: '1d', decorateReply: false });
+  await app.register(fastifyStatic, { root: path.join(ROOT_DIR, 'public'), prefix: '/static/', maxAge: '1h', decorateReply: false });
+
+  app.addHook('onRequest', async (req) => {
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer\s+(\S+)$/i.exec(auth);
+      const userId = m ? await apiKeyUser(ctx.handle.db, m[1]!) : null;
+      if (!userId) throw new AppError('unauthorised', 401, 'The API key is missing, malformed, revoked or unknown.');
+      req.actor = await loadActor(ctx.handle.db, userId);
+      req.viaApiKey = true;
+      return;
+    }
+    const token = req.cookies[SESSION_COOKIE];
+    if (token) {
+      const userId = await sessionUser(ctx.handle.db, token);
+      if (userId) {
+        req.actor = await loadActor(ctx.handle.db, userId);
+        req.sessionToken = token;
+      }
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.decorateReply('page', async function (this: FastifyReply, template: string, data: Record<string, unknown> = {}, status = 200) {
+    const req = this.request;
+    const actor = req.actor;
+    const html = ctx.views.render(template, {
+      ...data,
+      actor: actor ? { name: actor.name, email: actor.email } : null,
+      csrfToken: this.generateCsrf(),
+      cspNonce: (this as unknown as { cspNonce?: { script: string } }).cspNonce?.script,
+      navigation: navigationFor(actor),
+    });
+    return this.code(status).type('text/html; charset=utf-8').send(html);
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await sql`SELECT 1`.execute(ctx.handle.db);
+      return { status: 'ok' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+
+  await app.register(homeRoutes(ctx));
+  await app.register(directoryRoutes(ctx));
+  await app.register(peopleRoutes(ctx));
+
+  app.setNotFoundHandler(async (req, reply) => {
+    if (isApi(req)) return reply.code(404).send({ error: { code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}` } });
+    return reply.page('error.njk', { title: 'Page not found', paragraphs: ['If you typed the web address, check it is correct.', 'If you pasted the web address, check you copied the entire address.'] }, 404);
+  });
+
+  app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    const { status, code, message, details } = describeError(err);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ code, status }, 'request refused');
+    if (status === 401) reply.header('www-authenticate', 'Bearer');
+    if (isApi(req) || !req.headers.accept?.includes('text/html')) {
+      return reply.code(status).send({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
+    }
+    const title =
+      status === 404 ? 'Page not found' : status === 403 ? 'You cannot see this page' : status === 429 ? 'Too many attempts' : status >= 500 ? 'Sorry, there is a problem with the service' : 'There is a problem';
+    const paragraphs = status >= 500 ? ['Try again later.'] : [message];
+    return reply.page('error.njk', { title, paragraphs }, status);
+  });
+
+  return app;
+}
+
+/** Maps any error to the status, stable code and message the client sees. */
+export function describeError(err: Error & { statusCode?: number; code?: string; validation?: unknown }): {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+} {
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, details: err.details };
+  if (err.validation) return { status: 400, code: 'invalid_request', message: err.message };
+  const fc = err.code ?? '';
+  if (fc === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, code: 'unsupported_media_type', message: 'Send JSON (Content-Type: application/json) or a form.' };
+  if (fc === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: 'body_too_large', message: 'The request body is too large.' };
+  if (fc === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { status: 400, code: 'empty_body', message: 'The JSON body is empty.' };
+  if (fc === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.name === 'SyntaxError') return { status: 400, code: 'invalid_json', message: 'The body is not valid JSON.' };
+  if (fc === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return { status: 400, code: 'bad_content_length', message: 'The Content-Length does not match the body.' };
+  if (fc.startsWith('FST_CSRF')) return { status: 403, code: 'csrf_failed', message: 'This form has expired or did not come from this site. Go back, reload the page and try again.' };
+  if (/prototype|constructor/i.test(err.message) && (err.statusCode ?? 0) === 400) return { status: 400, code: 'forbidden_key', message: 'The body uses a forbidden key (__proto__ or constructor).' };
+  if (err.statusCode === 429) return { status: 429, code: 'rate_limited', message: 'Too many requests. Wait a minute and try again.' };
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode, code: fc ? fc.toLowerCase() : 'bad_request', message: err.message };
+  if (isDatabaseUnavailable(err)) return { status: 503, code: 'unavailable', message: 'The database is not answering. Try again shortly.' };
+  return { status: 500, code: 'internal', message: 'Something went wrong on our side.' };
+}
+
+function isDatabaseUnavailable(err: Error & { code?: string }): boolean {
+  return ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08006', '08001', 'SQLITE_BUSY'].includes(err.code ?? '') || /Connection terminated|timeout exceeded when trying to connect/i.test(err.message);
+}
+
+function navigationFor(actor: Actor | null) {
+  const items = [{ href: '/services', text: 'Find a service' }];
+  if (actor) items.push({ href: '/staff', text: 'Staff home' });
+  return items;
+}

@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { loadConfig, type Config } from './config.ts';
+import { openDatabase, migrate, type DbHandle } from './platform/db/index.ts';
+import { createLogger } from './platform/log.ts';
+import { createViews } from './platform/views.ts';
+import { cookieSecret } from './platform/secrets.ts';
+import { JobWorker } from './platform/jobs.ts';
+import { buildApp } from './app.ts';
+import { jobHandlers } from './jobs.ts';
+import { seedDemo, DEMO_USERS, DEMO_PASSWORD } from './demo/seed.ts';
+import { addUser, createApiKey, ROLES, type RoleName } from './platform/auth/index.ts';
+import { importDirectoryCsv } from './directory/import.ts';
+import { AppError } from './platform/errors.ts';
+
+/** Every command fails with one line on stderr and a non-zero exit; stack traces only with DEBUG. */
+class CliError extends Error {}
+
+async function withDatabase<T>(fn: (handle: DbHandle, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const handle = openDatabase(config.database);
+  try {
+    await migrate(handle);
+    return await fn(handle, config);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function serve(opts: { port?: string; demo?: boolean }) {
+  const started = performance.now();
+  const env = { ...process.env };
+  if (opts.port !== undefined) env.PORT = opts.port;
+  const config = loadConfig(env);
+  const log = createLogger(config.logLevel);
+  const handle = openDatabase(config.database);
+  await migrate(handle);
+  let seeded = false;
+  if (opts.demo) {
+    const hasOrganisations = await handle.db.selectFrom('organisations').select('id').limit(1).executeTakeFirst();
+    if (!hasOrganisations) {
+      await seedDemo(handle);
+      seeded = true;
+    }
+  }
+  const worker = config.jobs ? new JobWorker(handle, { handlers: jobHandlers(handle, config), log: log.child({ part: 'jobs' }) }) : undefined;
+  const app = await buildApp({ config, handle, log, views: createViews(), secret: await cookieSecret(handle.db, config.sessionSecret), worker });
+  await app.listen({ port: config.port, host: config.host });
+  worker?.start();
+  const address = `http://localhost:${(app.server.address() as { port: number }).port}`;
+  const ms = Math.round(performance.now() - started);
+  const where = config.database.kind === 'sqlite' ? `SQLite ${config.database.file}` : 'PostgreSQL';
+  console.log(`Carevoice is running at ${address} (database: ${where}; ready in ${ms} ms)`);
+  if (opts.demo) {
+    console.log(seeded ? 'Loaded the demo region. Demo sign-ins (password for all):' : 'Demo sign-ins (password for all):');
+    console.log(`  password: ${DEMO_PASSWORD}`);
+    for (const u of DEMO_USERS) console.log(`  ${u.email.padEnd(36)} ${u.what}`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing requests in flight');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await app.close();
+    await worker?.stop();
+    await handle.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+const program = new Command();
+program.name('carevoice').description('Carevoice: patient stories heard, answered and acted on').showHelpAfterError().exitOverride();
+
+program
+  .command('serve')
+  .description('run the web app and API (migrates first)')
+  .option('--port <n>', 'port to listen on (default PORT or 3000)')
+  .option('--demo', 'load the demo region first when the database is empty')
+  .action(serve);
+
+program
+  .command('migrate')
+  .description('bring the database schema up to date (safe to run twice)')
+  .action(() =>
+    withDatabase(async (handle) => {
+      const config = loadConfig();
+      console.log(`database is up to date (${config.database.kind}${handle.dialect === 'sqlite' && config.database.kind === 'sqlite' ? `: ${config.database.file}` : ''})`);
+    }),
+  );
+
+program
+  .command('seed')
+  .description('load data into the database')
+  .option('--demo', 'the demo region: organisations, services, people (safe to run twice)')
+  .action((opts: { demo?: boolean }) =>
+    withDatabase(async (handle) => {
+      if (!opts.demo) throw new CliError('say what to seed: --demo');
+      const r = await seedDemo(handle);
+      console.log(`demo loaded: ${r.organisations} organisations, ${r.services} services, ${r.users} new users added`);
+    }),
+  );
+
+const user = program.command('user').description('manage staff accounts');
+user
+  .command('add')
+  .description('add a user or give an existing user another role')
+  .requiredOption('--email <email>', 'email address (the sign-in)')
+  .requiredOption('--name <name>', 'full name')
+  .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+  .option('--org <code>', "organisation's ODS code (not for platform moderators and admins)")
+  .option('--password <password>', 'password for a new user (default: the CAREVOICE_PASSWORD environment variable)')
+  .action((opts: { email: string; name: string; role: string; org?: string; password?: string }) =>
+    withDatabase(async (handle) => {
+      if (!(ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role must be one of ${ROLES.join(', ')}`);
+      let orgId: string | null = null;
+      if (opts.org) {
+        const org = await handle.db.selectFrom('organisations').select('id').where('ods_code', '=', opts.org).executeTakeFirst();
+        if (!org) throw new CliError(`no organisation has the ODS code ${opts.org}`);
+        orgId = org.id;
+      }
+      const r = await addUser(handle.db, { email: opts.email, name: opts.name, role: opts.role as RoleName, orgId, password: opts.password ?? process.env.CAREVOICE_PASSWORD });
+      console.log(`${r.created ? 'added' : 'updated'} ${opts.email.toLowerCase()} as ${opts.role}${opts.org ? ` of ${opts.org}` : ''}`);
+    }),
+  );
+
+program
+  .command('apikey')
+  .description('manage API keys')
+  .command('create')
+  .description('print a new API key for a user, alone on one line')
+  .requiredOption('--email <email>', "the user's email")
+  .action((opts: { email: string }) =>
+    withDatabase(async (handle) => {
+      const u = await handle.db.selectFrom('users').select('id').where('email', '=', opts.email.trim().toLowerCase()).executeTakeFirst();
+      if (!u) throw new CliError(`no user has the email ${opts.email}`);
+      process.stdout.write(`${await createApiKey(handle.db, u.id)}\n`);
+    }),
+  );
+
+const importCmd = program.command('import').description('import data from files');
+importCmd
+  .command('directory')
+  .description('import organisations and services from CSV (code,name,kind,parent_code,hashtags); all or nothing')
+  .requiredOption('--file <file>', 'the CSV file')
+  .option('--org <code>', 'add the services to this organisation (rows without parent_code go under it)')
+  .action((opts: { file: string; org?: string }) =>
+    withDatabase(async (handle) => {
+      if (!fs.existsSync(opts.file)) throw new CliError(`no such file: ${opts.file}`);
+      const r = await importDirectoryCsv(handle, fs.readFileSync(opts.file, 'utf8'), { orgCode: opts.org });
+      console.log(`imported ${r.organisations} organisations and ${r.services} services`);
+    }),
+  );
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode);
+  }
+  const message = err instanceof AppError || err instanceof CliError || (err instanceof Error && err.name === 'ConfigError') ? err.message : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`carevoice: ${message.split('\n')[0]}\n`);
+  if (process.env.DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,16 @@
+import type nunjucks from 'nunjucks';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { DbHandle } from './db/index.ts';
+import type { JobWorker } from './jobs.ts';
+
+/** What every route and use case needs, built once in main.ts (or a test) and passed down. */
+export interface AppContext {
+  config: Config;
+  handle: DbHandle;
+  log: Logger;
+  views: nunjucks.Environment;
+  /** Signs cookies; kept in the database so every app server shares it (see secrets.ts). */
+  secret: string;
+  worker?: JobWorker;
+}

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import type { Config } from '../../config.ts';
+import type { Database } from './schema.ts';
+import { migrationsFor } from './migrations.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+export type Db = Kysely<Database>;
+
+export interface DbHandle {
+  db: Db;
+  dialect: Dialect;
+  /** The raw SQLite handle (backup, pragmas); absent on PostgreSQL. */
+  sqlite?: SqliteDatabase.Database;
+  /** The pg pool (LISTEN/NOTIFY needs its own client); absent on SQLite. */
+  pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns int8 (bigserial ids, count(*)) as strings by default; every id and count we
+// keep fits in a double.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export function openDatabase(config: Config['database']): DbHandle {
+  if (config.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: config.url, max: 10, connectionTimeoutMillis: 5000 });
+    // An idle client that loses its server (a PostgreSQL restart) must not crash the process.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', pool, close: () => db.destroy() };
+  }
+  if (config.file !== ':memory:') fs.mkdirSync(path.dirname(config.file), { recursive: true });
+  const sqlite = new SqliteDatabase(config.file);
+  // WAL lets readers run beside the one writer. synchronous=FULL makes every commit durable on power
+  // loss, not only on a process crash: a story acknowledged with 201 must survive both.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
+}
+
+export async function migrate(handle: DbHandle): Promise<string[]> {
+  const migrations = migrationsFor(handle.dialect);
+  const provider: MigrationProvider = { getMigrations: async () => migrations };
+  const migrator = new Migrator({ db: handle.db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export const now = () => new Date().toISOString();
+export const newId = () => crypto.randomUUID();

@@ -1,0 +1,125 @@
+import type { Generated } from 'kysely';
+
+// Timestamps are ISO-8601 UTC strings on both databases: they sort as text, travel through JSON
+// unchanged and need no per-dialect conversion. Ids are UUIDs, except the events and jobs tables,
+// whose monotonic integer ids are their cursors.
+
+export interface OrganisationTable {
+  id: string;
+  ods_code: string;
+  name: string;
+  kind: string;
+  review_window_hours: number;
+  created_at: string;
+}
+
+export interface ServiceTable {
+  id: string;
+  org_id: string;
+  parent_id: string | null;
+  code: string;
+  name: string;
+  kind: string;
+  /** Materialised path of service ids, `/root/child/…/self/`: a subtree is `path LIKE prefix%`. */
+  path: string;
+  depth: number;
+  created_at: string;
+}
+
+export interface ServiceHashtagTable {
+  /** Lower-case, without `#`: hashtags are matched case-insensitively. */
+  tag: string;
+  display: string;
+  service_id: string;
+}
+
+export interface UserTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  platform_role: 'moderator' | 'admin' | null;
+  failed_sign_ins: number;
+  locked_until: string | null;
+  created_at: string;
+}
+
+export interface MembershipTable {
+  user_id: string;
+  org_id: string;
+  role: 'admin' | 'responder' | 'leader';
+  created_at: string;
+}
+
+export interface SessionTable {
+  /** SHA-256 of the cookie token: a stolen database cannot be replayed as sessions. */
+  id: string;
+  user_id: string;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  user_id: string;
+  prefix: string;
+  key_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface EventTable {
+  id: Generated<number>;
+  type: string;
+  org_id: string | null;
+  subject: string | null;
+  actor_id: string | null;
+  data: string;
+  created_at: string;
+}
+
+export interface JobTable {
+  id: Generated<number>;
+  kind: string;
+  payload: string;
+  dedupe_key: string | null;
+  status: 'queued' | 'running' | 'done' | 'failed';
+  attempts: number;
+  max_attempts: number;
+  run_at: string;
+  locked_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  done_at: string | null;
+}
+
+export interface MailTable {
+  id: string;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  status: 'stored' | 'sent';
+  created_at: string;
+  sent_at: string | null;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  settings: SettingTable;
+  organisations: OrganisationTable;
+  services: ServiceTable;
+  service_hashtags: ServiceHashtagTable;
+  users: UserTable;
+  memberships: MembershipTable;
+  sessions: SessionTable;
+  api_keys: ApiKeyTable;
+  events: EventTable;
+  jobs: JobTable;
+  mail: MailTable;
+}

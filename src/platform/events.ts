@@ -1,0 +1,72 @@
+import { sql, type Transaction, type Kysely } from 'kysely';
+import type { Database } from './db/schema.ts';
+import { now } from './db/index.ts';
+
+/**
+ * The events table is the spine: the audit trail, the public timeline, live updates and
+ * notifications all read it by cursor (its monotonic id). An event is always appended inside the
+ * transaction of the change it records, so one never exists without the other.
+ */
+export interface NewEvent {
+  type: string;
+  orgId?: string | null;
+  subject?: string | null;
+  actorId?: string | null;
+  data?: Record<string, unknown>;
+}
+
+export const EVENTS_CHANNEL = 'carevoice_events';
+
+export async function appendEvent(
+  trx: Transaction<Database> | Kysely<Database>,
+  dialect: 'sqlite' | 'postgres',
+  e: NewEvent,
+): Promise<number> {
+  const row = await trx
+    .insertInto('events')
+    .values({
+      type: e.type,
+      org_id: e.orgId ?? null,
+      subject: e.subject ?? null,
+      actor_id: e.actorId ?? null,
+      data: JSON.stringify(e.data ?? {}),
+      created_at: now(),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  if (dialect === 'postgres') {
+    // Delivered by PostgreSQL only when the transaction commits, to every listening app server.
+    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${String(row.id)})`.execute(trx);
+  }
+  return row.id;
+}
+
+export interface StoredEvent {
+  id: number;
+  type: string;
+  orgId: string | null;
+  subject: string | null;
+  actorId: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+export async function eventsAfter(
+  db: Kysely<Database>,
+  opts: { after: number; limit?: number; orgIds?: string[]; types?: string[]; subject?: string },
+): Promise<StoredEvent[]> {
+  let q = db.selectFrom('events').selectAll().where('id', '>', opts.after);
+  if (opts.orgIds) q = q.where('org_id', 'in', opts.orgIds.length ? opts.orgIds : ['']);
+  if (opts.types) q = q.where('type', 'in', opts.types);
+  if (opts.subject) q = q.where('subject', '=', opts.subject);
+  const rows = await q.orderBy('id').limit(opts.limit ?? 500).execute();
+  return rows.map((r) => ({
+    id: r.id,
+    type: r.type,
+    orgId: r.org_id,
+    subject: r.subject,
+    actorId: r.actor_id,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+    createdAt: r.created_at,
+  }));
+}

@@ -1,0 +1,35 @@
+import type { z } from 'zod';
+import { AppError } from './errors.ts';
+
+/** Parses request input with a Zod schema; a failure is a 400 naming each bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, data: unknown, code = 'invalid_request'): z.infer<S> {
+  const result = schema.safeParse(data ?? {});
+  if (result.success) return result.data;
+  const fields = result.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+  const message = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+  throw new AppError(code, 400, message, { fields });
+}
+
+/** Field errors keyed by field name, for showing a form again with messages beside each field. */
+export function fieldErrors(err: unknown): Record<string, string> | undefined {
+  if (!(err instanceof AppError)) return undefined;
+  const d = err.details as { fields?: Array<{ field: string; message: string }> } | undefined;
+  if (!d?.fields) return undefined;
+  return Object.fromEntries(d.fields.map((f) => [f.field, f.message]));
+}
+
+/** Opaque cursors for lists: base64url of a small JSON object; a tampered cursor is a 400. */
+export function encodeCursor(value: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+export function decodeCursor<T extends Record<string, string | number>>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
+  if (!cursor) return undefined;
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (check(v)) return v;
+  } catch {
+    /* fall through */
+  }
+  throw new AppError('bad_cursor', 400, 'The cursor is not one this server gave out');
+}
