@@ -45,6 +45,13 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 200 },
+    // Errors the router raises before any route runs (a malformed or overlong URL) get the same shape.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      const code = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'url_too_long' : 'bad_url';
+      const message = status === 414 ? 'A part of the address is too long.' : 'The address is not a valid URL.';
+      void reply.code(status).type('application/json').send({ error: { code, message } });
+    },
   });
 
   app.decorateRequest('actor', null);
@@ -100,6 +107,17 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     }
   });
 
+  // While shutting down, answer requests in flight with `Connection: close`, so keep-alive clients
+  // let go and close() can finish without cutting anyone off.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    app.server.closeIdleConnections();
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
@@ -127,10 +145,6 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
-  await app.register(homeRoutes(ctx));
-  await app.register(directoryRoutes(ctx));
-  await app.register(peopleRoutes(ctx));
-
   app.setNotFoundHandler(async (req, reply) => {
     if (isApi(req)) return reply.code(404).send({ error: { code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}` } });
     return reply.page('error.njk', { title: 'Page not found', paragraphs: ['If you typed the web address, check it is correct.', 'If you pasted the web address, check you copied the entire address.'] }, 404);
@@ -149,6 +163,11 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     const paragraphs = status >= 500 ? ['Try again later.'] : [message];
     return reply.page('error.njk', { title, paragraphs }, status);
   });
+
+  // Registered after the error and not-found handlers, so every feature inherits them.
+  await app.register(homeRoutes(ctx));
+  await app.register(directoryRoutes(ctx));
+  await app.register(peopleRoutes(ctx));
 
   return app;
 }

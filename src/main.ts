@@ -65,8 +65,10 @@ async function serve(opts: { port?: string; demo?: boolean }) {
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     await app.close();
+    log.info('no requests in flight; stopping the job loop');
     await worker?.stop();
     await handle.close();
+    log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -155,6 +157,38 @@ importCmd
       console.log(`imported ${r.organisations} organisations and ${r.services} services`);
     }),
   );
+
+program
+  .command('train')
+  .description('train a text classifier from a CSV file and write the model')
+  .requiredOption('--data <file>', 'the CSV file')
+  .requiredOption('--text <column>', 'the column holding the text')
+  .option('--label <column>', 'single-label: the column holding the class')
+  .option('--labels-file <file>', 'multi-label: a file naming the one-hot label columns, one a line')
+  .requiredOption('--out <model>', 'where to write the model')
+  .action(async (opts: { data: string; text: string; label?: string; labelsFile?: string; out: string }) => {
+    if (!opts.label === !opts.labelsFile) throw new CliError('give exactly one of --label or --labels-file');
+    const { trainFromCsv } = await import('./nlp/classifier/index.ts');
+    const r = await trainFromCsv({ data: opts.data, text: opts.text, label: opts.label, labelsFile: opts.labelsFile, out: opts.out });
+    const cv = r.cv.find((c) => c.c === r.c) ?? r.cv[0];
+    console.log(
+      `trained a ${r.kind}-label model on ${r.rows} rows (${r.labels.length} labels; skipped ${r.skippedEmptyText} empty, ${r.skippedNoLabel} unlabelled) in ${r.seconds.toFixed(1)} s` +
+        (cv ? `; cross-validated ${JSON.stringify(cv)}` : '') +
+        `; wrote ${r.out} (${Math.round(r.bytes / 1024)} KiB)`,
+    );
+  });
+
+program
+  .command('classify')
+  .description('classify JSON lines {"id","text"} with a model; writes {"id","labels","scores"} lines')
+  .requiredOption('--model <model>', 'a model written by train')
+  .requiredOption('--in <file>', 'input JSON lines')
+  .requiredOption('--out <file>', 'output JSON lines')
+  .action(async (opts: { model: string; in: string; out: string }) => {
+    const { classifyFile } = await import('./nlp/classifier/index.ts');
+    const r = await classifyFile({ model: opts.model, in: opts.in, out: opts.out });
+    console.log(`classified ${r.count} texts into ${opts.out}`);
+  });
 
 try {
   await program.parseAsync(process.argv);

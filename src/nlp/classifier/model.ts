@@ -1,0 +1,234 @@
+// The model file (JSON, gzipped when the name ends in .gz) and prediction.
+
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Loss } from './linear.ts';
+import type { FeatureConfig } from './tokenize.ts';
+import { Vectorizer } from './vectorizer.ts';
+
+export type ModelKind = 'single' | 'multi';
+
+export const MODEL_FORMAT = 'carevoice-text-classifier';
+
+export interface ModelFile {
+  format: typeof MODEL_FORMAT;
+  version: 1;
+  kind: ModelKind;
+  labels: string[];
+  loss: Loss;
+  features: FeatureConfig;
+  /** base64 little-endian Int32: hashed bucket id of each kept feature */
+  featureIds: string;
+  /** base64 little-endian Float32: idf of each kept feature */
+  idf: string;
+  /** int16-quantised weights, feature-major (w[f * labels.length + k] = data * scales[k]) */
+  weights: { encoding: 'int16'; scales: number[]; data: string };
+  biases: number[];
+  /** probabilities are sigmoid(scoreScale * decision value) */
+  scoreScale: number;
+  /** multi-label: per-label probability thresholds */
+  thresholds?: number[];
+  /** multi-label: when nothing passes, the best label is kept if score/threshold >= this */
+  fallbackRatio?: number;
+  info?: Record<string, unknown>;
+}
+
+export interface Prediction {
+  labels: string[];
+  scores: Record<string, number>;
+}
+
+export interface LinearParts {
+  kind: ModelKind;
+  labels: string[];
+  loss: Loss;
+  vectorizer: Vectorizer;
+  /** feature-major weights */
+  weights: Float32Array;
+  biases: Float64Array;
+  scoreScale: number;
+  thresholds?: Float64Array;
+  fallbackRatio?: number;
+  info?: Record<string, unknown>;
+}
+
+function toBase64(a: Int32Array | Float32Array | Int16Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+}
+
+function fromBase64(s: string): ArrayBuffer {
+  const buf = Buffer.from(s, 'base64');
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+export class Model {
+  readonly kind: ModelKind;
+  readonly labels: readonly string[];
+  readonly parts: LinearParts;
+  private readonly z: Float64Array;
+
+  constructor(parts: LinearParts) {
+    this.parts = parts;
+    this.kind = parts.kind;
+    this.labels = parts.labels;
+    this.z = new Float64Array(parts.labels.length);
+  }
+
+  /** Raw decision values (reused buffer: copy it if you keep it). */
+  decision(text: string): Float64Array {
+    const { vectorizer, weights, biases } = this.parts;
+    const K = this.labels.length;
+    const z = this.z;
+    z.set(biases);
+    const nnz = vectorizer.vectorize(text);
+    const vIdx = vectorizer.vIdx;
+    const vVal = vectorizer.vVal;
+    for (let i = 0; i < nnz; i++) {
+      const base = (vIdx[i] as number) * K;
+      const v = vVal[i] as number;
+      for (let k = 0; k < K; k++) z[k] = (z[k] as number) + (weights[base + k] as number) * v;
+    }
+    return z;
+  }
+
+  /** Per-label probabilities (independent sigmoids; for single-label they are normalised to sum 1). */
+  probabilities(text: string): Float64Array {
+    const z = this.decision(text);
+    const K = z.length;
+    const s = this.parts.scoreScale;
+    const p = new Float64Array(K);
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      const v = 1 / (1 + Math.exp(-s * (z[k] as number)));
+      p[k] = v;
+      sum += v;
+    }
+    if (this.kind === 'single' && sum > 0) for (let k = 0; k < K; k++) p[k] = (p[k] as number) / sum;
+    return p;
+  }
+
+  /** Indices of the predicted labels for given probabilities. */
+  chooseLabels(p: Float64Array): number[] {
+    const K = p.length;
+    if (this.kind === 'single') {
+      let best = 0;
+      for (let k = 1; k < K; k++) if ((p[k] as number) > (p[best] as number)) best = k;
+      return K > 0 ? [best] : [];
+    }
+    const thr = this.parts.thresholds;
+    const chosen: number[] = [];
+    let best = -1;
+    let bestRatio = -Infinity;
+    for (let k = 0; k < K; k++) {
+      const t = thr ? (thr[k] as number) : 0.5;
+      const ratio = (p[k] as number) / t;
+      if (ratio >= 1) chosen.push(k);
+      if (ratio > bestRatio) {
+        bestRatio = ratio;
+        best = k;
+      }
+    }
+    if (chosen.length === 0 && best >= 0 && bestRatio >= (this.parts.fallbackRatio ?? Infinity)) chosen.push(best);
+    chosen.sort((a, b) => (p[b] as number) - (p[a] as number));
+    return chosen;
+  }
+
+  predict(text: string): Prediction {
+    const p = this.probabilities(text);
+    const scores: Record<string, number> = {};
+    this.labels.forEach((l, k) => {
+      scores[l] = p[k] as number;
+    });
+    return { labels: this.chooseLabels(p).map((k) => this.labels[k] as string), scores };
+  }
+
+  toFile(): ModelFile {
+    const { parts } = this;
+    const K = parts.labels.length;
+    const F = parts.vectorizer.size;
+    const scales: number[] = [];
+    const q = new Int16Array(F * K);
+    for (let k = 0; k < K; k++) {
+      let m = 0;
+      for (let f = 0; f < F; f++) m = Math.max(m, Math.abs(parts.weights[f * K + k] as number));
+      const scale = m > 0 ? m / 32767 : 1;
+      scales.push(scale);
+      for (let f = 0; f < F; f++) q[f * K + k] = Math.round((parts.weights[f * K + k] as number) / scale);
+    }
+    const file: ModelFile = {
+      format: MODEL_FORMAT,
+      version: 1,
+      kind: parts.kind,
+      labels: [...parts.labels],
+      loss: parts.loss,
+      features: parts.vectorizer.config,
+      featureIds: toBase64(parts.vectorizer.featureIds),
+      idf: toBase64(parts.vectorizer.idf),
+      weights: { encoding: 'int16', scales, data: toBase64(q) },
+      biases: Array.from(parts.biases),
+      scoreScale: parts.scoreScale,
+    };
+    if (parts.thresholds) file.thresholds = Array.from(parts.thresholds);
+    if (parts.fallbackRatio !== undefined && Number.isFinite(parts.fallbackRatio)) file.fallbackRatio = parts.fallbackRatio;
+    if (parts.info) file.info = parts.info;
+    return file;
+  }
+
+  static fromFile(file: ModelFile): Model {
+    if (!file || file.format !== MODEL_FORMAT || file.version !== 1) throw new Error('not a Carevoice text classifier model file');
+    const ids = new Int32Array(fromBase64(file.featureIds));
+    const idf = new Float32Array(fromBase64(file.idf));
+    const vectorizer = new Vectorizer(file.features, ids, idf);
+    const K = file.labels.length;
+    const q = new Int16Array(fromBase64(file.weights.data));
+    if (q.length !== ids.length * K || file.biases.length !== K) throw new Error('model file weights do not match its features and labels');
+    const w = new Float32Array(q.length);
+    for (let f = 0; f < ids.length; f++) {
+      for (let k = 0; k < K; k++) w[f * K + k] = (q[f * K + k] as number) * (file.weights.scales[k] as number);
+    }
+    const parts: LinearParts = {
+      kind: file.kind,
+      labels: file.labels,
+      loss: file.loss,
+      vectorizer,
+      weights: w,
+      biases: Float64Array.from(file.biases),
+      scoreScale: file.scoreScale,
+    };
+    if (file.thresholds) parts.thresholds = Float64Array.from(file.thresholds);
+    if (file.fallbackRatio !== undefined) parts.fallbackRatio = file.fallbackRatio;
+    if (file.info) parts.info = file.info;
+    return new Model(parts);
+  }
+}
+
+export function saveModel(model: Model, path: string): number {
+  const json = JSON.stringify(model.toFile());
+  const data = path.endsWith('.gz') ? gzipSync(json, { level: 9 }) : Buffer.from(json);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, data);
+  return data.length;
+}
+
+export function loadModel(path: string): Model {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch {
+    throw new Error(`cannot read model file ${path}`);
+  }
+  let json: string;
+  try {
+    json = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+  } catch {
+    throw new Error(`model file ${path} is not valid gzip`);
+  }
+  let file: ModelFile;
+  try {
+    file = JSON.parse(json) as ModelFile;
+  } catch {
+    throw new Error(`model file ${path} is not valid JSON`);
+  }
+  return Model.fromFile(file);
+}
