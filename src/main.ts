@@ -159,6 +159,17 @@ importCmd
   );
 
 program
+  .command('redact')
+  .description('remove identifying details from JSON lines {"id","text"}; writes {"id","text","findings"} lines')
+  .requiredOption('--in <file>', 'input JSON lines')
+  .requiredOption('--out <file>', 'output JSON lines')
+  .action(async (opts: { in: string; out: string }) => {
+    const { redactFile } = await import('./nlp/redact/index.ts');
+    const r = await redactFile({ in: opts.in, out: opts.out });
+    console.log(`redacted ${r.count} texts into ${opts.out}`);
+  });
+
+program
   .command('train')
   .description('train a text classifier from a CSV file and write the model')
   .requiredOption('--data <file>', 'the CSV file')

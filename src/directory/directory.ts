@@ -102,7 +102,9 @@ export async function ancestorsOf(db: Conn, service: ServiceRow): Promise<Servic
 }
 
 export async function childrenOf(db: Conn, serviceId: string): Promise<ServiceRow[]> {
-  return db.selectFrom('services').selectAll().where('parent_id', '=', serviceId).orderBy('name').execute();
+  const rows = await db.selectFrom('services').selectAll().where('parent_id', '=', serviceId).execute();
+  // Natural order, so Ward 7 comes before Ward 12 as people expect.
+  return rows.sort((a, b) => a.name.localeCompare(b.name, 'en-GB', { numeric: true }));
 }
 
 export async function hashtagsFor(db: Conn, serviceIds: string[]): Promise<Map<string, string[]>> {
