@@ -11,7 +11,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/**/*.test.ts'],
           environment: 'node',
-          testTimeout: 30_000,
+          // Generous: some tests start the command line or servers as processes on a 2-core machine.
+          testTimeout: 120_000,
           hookTimeout: 60_000,
           fileParallelism: false,
         },

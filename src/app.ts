@@ -16,6 +16,7 @@ import { httpDuration, registry } from './platform/metrics.ts';
 import { directoryRoutes } from './directory/routes.ts';
 import { peopleRoutes } from './people/routes.ts';
 import { homeRoutes } from './home/routes.ts';
+import { storyApiRoutes } from './stories/api.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -168,6 +169,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(homeRoutes(ctx));
   await app.register(directoryRoutes(ctx));
   await app.register(peopleRoutes(ctx));
+  await app.register(storyApiRoutes(ctx));
 
   return app;
 }

@@ -23,6 +23,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JOBS: z.enum(['on', 'off']).default('on'),
   DATA_DIR: z.string().default('data'),
+  STORY_RATE_LIMIT: z.coerce.number().int().min(0).default(20),
   NODE_ENV: z.string().default('development'),
 });
 
@@ -38,6 +39,8 @@ export interface Config {
   jobs: boolean;
   dataDir: string;
   production: boolean;
+  /** Stories one address may tell per minute (web and API); 0 turns the limit off (benchmarks). */
+  storyRateLimit: number;
 }
 
 export class ConfigError extends Error {}
@@ -72,5 +75,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobs: e.JOBS === 'on',
     dataDir,
     production: e.NODE_ENV === 'production',
+    storyRateLimit: e.STORY_RATE_LIMIT,
   };
 }

@@ -146,7 +146,115 @@ async function settingsTable(db: Kysely<unknown>) {
     .execute();
 }
 
-const ordered: Array<[string, Up]> = [['0001_foundation', foundation]];
+const stories: Up = async (db, dialect) => {
+  await db.schema
+    .createTable('stories')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('ref', 'text', (c) => c.notNull().unique())
+    .addColumn('title', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('original_title', 'text', (c) => c.notNull())
+    .addColumn('original_body', 'text', (c) => c.notNull())
+    .addColumn('author_pseudonym', 'text', (c) => c.notNull())
+    .addColumn('author_role', 'text', (c) => c.notNull())
+    .addColumn('author_email', 'text')
+    .addColumn('author_token_hash', 'text')
+    .addColumn('rating', 'integer')
+    .addColumn('channel', 'text', (c) => c.notNull())
+    .addColumn('moderation', 'text', (c) => c.notNull())
+    .addColumn('moderation_reason', 'text')
+    .addColumn('urgent', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('safeguarding', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('suggested_criticality', 'integer')
+    .addColumn('criticality', 'integer')
+    .addColumn('progress', 'text', (c) => c.notNull().defaultTo('unheard'))
+    .addColumn('experienced_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('sentiment', 'text')
+    .addColumn('themes', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('idempotency_key', 'text', (c) => c.unique())
+    .addColumn('created_by', 'text', (c) => c.references('users.id'))
+    .addColumn('submitted_at', 'text', (c) => c.notNull())
+    .addColumn('publish_at', 'text')
+    .addColumn('published_at', 'text')
+    .addColumn('decided_at', 'text')
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('stories_queue').on('stories').columns(['moderation', 'urgent', 'submitted_at']).execute();
+  await db.schema.createIndex('stories_published').on('stories').columns(['moderation', 'published_at']).execute();
+  await db.schema.createIndex('stories_author_email').on('stories').column('author_email').execute();
+
+  await db.schema
+    .createTable('story_services')
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('service_id', 'text', (c) => c.notNull().references('services.id'))
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('position', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('story_services_pk', ['story_id', 'service_id'])
+    .execute();
+  await db.schema.createIndex('story_services_service').on('story_services').columns(['service_id', 'story_id']).execute();
+  await db.schema.createIndex('story_services_org').on('story_services').columns(['org_id', 'story_id']).execute();
+
+  await db.schema
+    .createTable('story_tags')
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('tag_group', 'text', (c) => c.notNull())
+    .addColumn('tag', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('story_tags_pk', ['story_id', 'tag_group', 'tag'])
+    .execute();
+  await db.schema.createIndex('story_tags_tag').on('story_tags').columns(['tag', 'story_id']).execute();
+
+  await db.schema
+    .createTable('story_findings')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('field', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('start', 'integer', (c) => c.notNull())
+    .addColumn('end', 'integer', (c) => c.notNull())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .addColumn('replacement', 'text', (c) => c.notNull())
+    .addColumn('accepted', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
+  await db.schema.createIndex('story_findings_story').on('story_findings').column('story_id').execute();
+
+  await db.schema
+    .createTable('story_experienced')
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('voter', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('story_experienced_pk', ['story_id', 'voter'])
+    .execute();
+
+  await db.schema
+    .createTable('story_drafts')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('data', 'text', (c) => c.notNull())
+    .addColumn('story_id', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+
+  // Full-text search over published stories: FTS5 on SQLite (kept in step by triggers), a stored
+  // tsvector with a GIN index on PostgreSQL. src/stories/search.ts hides the difference.
+  if (dialect === 'postgres') {
+    await sql`ALTER TABLE stories ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', title || ' ' || body)) STORED`.execute(db);
+    await sql`CREATE INDEX stories_search ON stories USING gin (search)`.execute(db);
+  } else {
+    await sql`CREATE VIRTUAL TABLE stories_fts USING fts5(title, body, content='stories', content_rowid='rowid', tokenize='porter unicode61')`.execute(db);
+    await sql`CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN
+      INSERT INTO stories_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body); END`.execute(db);
+    await sql`CREATE TRIGGER stories_fts_delete AFTER DELETE ON stories BEGIN
+      INSERT INTO stories_fts(stories_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body); END`.execute(db);
+    await sql`CREATE TRIGGER stories_fts_update AFTER UPDATE OF title, body ON stories BEGIN
+      INSERT INTO stories_fts(stories_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+      INSERT INTO stories_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body); END`.execute(db);
+  }
+};
+
+const ordered: Array<[string, Up]> = [
+  ['0001_foundation', foundation],
+  ['0002_stories', stories],
+];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return Object.fromEntries(ordered.map(([name, up]) => [name, { up: (db: Kysely<unknown>) => up(db, dialect) }]));

@@ -110,7 +110,90 @@ export interface SettingTable {
   value: string;
 }
 
+export type ModerationState = 'pending' | 'published' | 'rejected' | 'withdrawn';
+export type Progress = 'unheard' | 'heard' | 'responded' | 'change_planned' | 'change_made';
+
+export interface StoryTable {
+  id: string;
+  /** Short reference given to the author, e.g. CV-7K3P9Q. */
+  ref: string;
+  /** What the public sees once published: redacted and possibly edited by a moderator. */
+  title: string;
+  body: string;
+  /** As the author wrote it: moderators only, never on a public page or the public API. */
+  original_title: string;
+  original_body: string;
+  author_pseudonym: string;
+  author_role: string;
+  author_email: string | null;
+  author_token_hash: string | null;
+  rating: number | null;
+  channel: string;
+  moderation: ModerationState;
+  moderation_reason: string | null;
+  urgent: number;
+  safeguarding: string;
+  suggested_criticality: number | null;
+  criticality: number | null;
+  progress: Progress;
+  experienced_count: number;
+  sentiment: string | null;
+  themes: string;
+  idempotency_key: string | null;
+  created_by: string | null;
+  submitted_at: string;
+  publish_at: string | null;
+  published_at: string | null;
+  decided_at: string | null;
+  updated_at: string;
+}
+
+export interface StoryServiceTable {
+  story_id: string;
+  service_id: string;
+  org_id: string;
+  position: number;
+}
+
+export interface StoryTagTable {
+  story_id: string;
+  tag_group: 'good' | 'improve' | 'felt';
+  tag: string;
+}
+
+export interface StoryFindingTable {
+  id: string;
+  story_id: string;
+  field: 'title' | 'body';
+  type: string;
+  start: number;
+  end: number;
+  text: string;
+  replacement: string;
+  accepted: number;
+}
+
+export interface StoryExperiencedTable {
+  story_id: string;
+  voter: string;
+  created_at: string;
+}
+
+export interface StoryDraftTable {
+  id: string;
+  data: string;
+  story_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  stories: StoryTable;
+  story_services: StoryServiceTable;
+  story_tags: StoryTagTable;
+  story_findings: StoryFindingTable;
+  story_experienced: StoryExperiencedTable;
+  story_drafts: StoryDraftTable;
   settings: SettingTable;
   organisations: OrganisationTable;
   services: ServiceTable;

@@ -1,0 +1,48 @@
+import type { DbHandle } from '../platform/db/index.ts';
+import type { JobHandler } from '../platform/jobs.ts';
+import { queueMail } from '../platform/mail.ts';
+import { appendEvent } from '../platform/events.ts';
+import { publishApproved } from '../moderation/decide.ts';
+import { classifyText } from './models.ts';
+
+/** Background work for stories; each handler is idempotent (at-least-once delivery). */
+export function storyJobs(handle: DbHandle, publicUrl: string): Record<string, JobHandler> {
+  const db = handle.db;
+  return {
+    // Classification runs here, not in the request, so telling a story stays fast.
+    'story.classify': async (payload) => {
+      const { storyId } = payload as { storyId: string };
+      const story = await db.selectFrom('stories').select(['id', 'original_title', 'original_body']).where('id', '=', storyId).executeTakeFirst();
+      if (!story) return;
+      const { themes, sentiment } = classifyText(`${story.original_title}. ${story.original_body}`);
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('stories').set({ themes: JSON.stringify(themes), sentiment }).where('id', '=', storyId).execute();
+        await appendEvent(trx, handle.dialect, { type: 'story.classified', subject: storyId, data: { themes: themes.map((t) => t.label), sentiment } });
+      });
+    },
+
+    // An urgent story alerts every moderator at once, by email (the queue shows it first too).
+    'moderation.urgent_alert': async (payload) => {
+      const { storyId } = payload as { storyId: string };
+      const story = await db.selectFrom('stories').select(['id', 'ref', 'safeguarding', 'moderation']).where('id', '=', storyId).executeTakeFirst();
+      if (!story) return;
+      const moderators = await db.selectFrom('users').select(['email']).where('platform_role', 'in', ['moderator', 'admin']).execute();
+      const reasons = (JSON.parse(story.safeguarding) as string[]).map((r) => r.replace(/_/g, ' ')).join(', ');
+      await db.transaction().execute(async (trx) => {
+        for (const m of moderators) {
+          await queueMail(trx, {
+            to: m.email,
+            subject: `URGENT story to moderate: ${story.ref}`,
+            text: `A story was flagged as a possible safeguarding concern (${reasons}). It is at the top of the moderation queue.\n\n${publicUrl}/moderation/stories/${story.id}`,
+          }, `urgent:${storyId}:${m.email}`);
+        }
+      });
+    },
+
+    // The end of an organisation's review window: publish what the moderator approved.
+    'story.publish': async (payload) => {
+      const { storyId } = payload as { storyId: string };
+      await db.transaction().execute((trx) => publishApproved(trx, handle.dialect, storyId, publicUrl));
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { seedDemo } from '../src/demo/seed.ts';
+import { createApiKey } from '../src/platform/auth/index.ts';
+import { JobWorker } from '../src/platform/jobs.ts';
+import { jobHandlers } from '../src/jobs.ts';
+import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+
+let t: TestApp;
+let moderatorKey: string;
+let leaderKey: string;
+let worker: JobWorker;
+beforeAll(async () => {
+  t = await startTestApp({ STORY_RATE_LIMIT: '0' });
+  await seedDemo(t.handle);
+  const mod = await t.handle.db.selectFrom('users').select('id').where('email', '=', 'moderator@demo.carevoice').executeTakeFirstOrThrow();
+  const leader = await t.handle.db.selectFrom('users').select('id').where('email', '=', 'leader@demo.carevoice').executeTakeFirstOrThrow();
+  moderatorKey = await createApiKey(t.handle.db, mod.id);
+  leaderKey = await createApiKey(t.handle.db, leader.id);
+  worker = new JobWorker(t.handle, { log: pino({ level: 'silent' }), handlers: jobHandlers(t.handle, t.config) });
+});
+afterAll(async () => t.close());
+
+const story = {
+  title: 'Kind nurses on Ward 7',
+  body: 'My husband John Smith was on Ward 7 for 4 hours before a bed was found. Call me on 07700 900123. The nurses were very kind and explained everything.',
+  services: ['RR813-W07'],
+  authorRole: 'relative',
+  email: 'teller@example.org',
+  tags: { good: ['Kindness and compassion'], improve: ['Waiting times'], felt: ['Reassured'] },
+  rating: 2,
+};
+
+async function post(body: unknown, headers: Record<string, string> = {}) {
+  return t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: body as object, headers });
+}
+
+describe(`stories through the API on ${TEST_DB}`, () => {
+  let id: string;
+
+  it('takes a story as pending and keeps it off the public API until published', async () => {
+    const res = await post(story);
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ id: expect.any(String), moderation: 'pending' });
+    id = res.json().id;
+    expect((await t.app.inject({ url: `/api/v1/stories/${id}` })).statusCode).toBe(404);
+    const list = (await t.app.inject({ url: '/api/v1/stories?service=RR813' })).json();
+    expect(list.items.map((s: { id: string }) => s.id)).not.toContain(id);
+  });
+
+  it('makes one story of a double submit with the same Idempotency-Key', async () => {
+    const headers = { 'idempotency-key': 'double-submit-0001' };
+    const a = await post({ ...story, title: 'Double submitted story' }, headers);
+    const b = await post({ ...story, title: 'Double submitted story' }, headers);
+    expect(a.statusCode).toBe(201);
+    expect(b.json().id).toBe(a.json().id);
+    const n = await t.handle.db.selectFrom('stories').select('id').where('title', '=', 'Double submitted story').execute();
+    expect(n).toHaveLength(1);
+  });
+
+  it('refuses bad stories with a clear 400 and stores nothing', async () => {
+    const before = (await t.handle.db.selectFrom('stories').select('id').execute()).length;
+    const bad: Array<[unknown, string]> = [
+      [{}, 'invalid_story'],
+      [{ ...story, title: '' }, 'invalid_story'],
+      [{ ...story, body: 'x'.repeat(200_000) }, 'invalid_story'],
+      [{ ...story, services: ['NOPE'] }, 'unknown_service'],
+      [{ ...story, services: [] }, 'invalid_story'],
+      [{ ...story, title: '<script>alert(1)</script>' }, 'invalid_story'],
+      [{ ...story, body: `${story.body} <img src=x onerror=alert(1)>` }, 'invalid_story'],
+      [{ ...story, authorRole: 'wizard' }, 'invalid_story'],
+      [{ ...story, tags: ['Not a tag'] }, 'unknown_tag'],
+      [{ ...story, rating: 9 }, 'invalid_story'],
+      [{ ...story, email: 'not-an-email' }, 'invalid_story'],
+      [{ ...story, pseudonym: 'John Smith' }, 'bad_pseudonym'],
+      [{ ...story, extra: 1 }, 'invalid_story'],
+      [[1, 2, 3], 'invalid_story'],
+    ];
+    for (const [body, code] of bad) {
+      const res = await post(body);
+      expect(res.statusCode, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(res.json().error.code, JSON.stringify(body).slice(0, 80)).toBe(code);
+    }
+    const broken = await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: '{"title": ', headers: { 'content-type': 'application/json' } });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json().error.code).toBe('invalid_json');
+    expect((await t.handle.db.selectFrom('stories').select('id').execute()).length).toBe(before);
+  });
+
+  it('shows moderators the queue with findings and a suggested criticality; others get 401/403', async () => {
+    expect((await t.app.inject({ url: '/api/v1/moderation/queue' })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: '/api/v1/moderation/queue', headers: { authorization: `Bearer ${leaderKey}` } })).statusCode).toBe(403);
+    const res = await t.app.inject({ url: '/api/v1/moderation/queue', headers: { authorization: `Bearer ${moderatorKey}` } });
+    expect(res.statusCode).toBe(200);
+    const item = res.json().items.find((i: { id: string }) => i.id === id);
+    expect(item.findings.map((f: { type: string }) => f.type)).toEqual(expect.arrayContaining(['name', 'phone']));
+    expect(item.suggestedCriticality).toEqual(expect.any(Number));
+  });
+
+  it('puts an urgent story first and alerts moderators', async () => {
+    const urgent = await post({ ...story, email: undefined, title: 'Worried about my dad', body: 'My dad was left in soiled sheets for hours and has bruises on his arms. I think he is being neglected on the ward.' });
+    expect(urgent.statusCode).toBe(201);
+    const queue = (await t.app.inject({ url: '/api/v1/moderation/queue', headers: { authorization: `Bearer ${moderatorKey}` } })).json();
+    expect(queue.items[0].id).toBe(urgent.json().id);
+    expect(queue.items[0].urgent).toBe(true);
+    await worker.drain();
+    const alerts = await t.handle.db.selectFrom('mail').select(['to_address', 'subject']).where('subject', 'like', 'URGENT%').execute();
+    expect(alerts.map((a) => a.to_address)).toEqual(expect.arrayContaining(['moderator@demo.carevoice', 'admin@demo.carevoice']));
+  });
+
+  it('publishes the redacted text when the decision has no body, and emails the author', async () => {
+    const bad = await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'reject' }, headers: { authorization: `Bearer ${moderatorKey}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('reason_required');
+    const res = await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'publish', criticality: 1 }, headers: { authorization: `Bearer ${moderatorKey}` } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().moderation).toBe('published');
+    const again = await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'publish' }, headers: { authorization: `Bearer ${moderatorKey}` } });
+    expect(again.statusCode).toBe(409);
+    const pub = await t.app.inject({ url: `/api/v1/stories/${id}` });
+    expect(pub.statusCode).toBe(200);
+    const body = pub.json();
+    expect(body.body).not.toContain('John Smith');
+    expect(body.body).not.toContain('07700 900123');
+    expect(body.body).toContain('Ward 7');
+    expect(body.body).toContain('4 hours');
+    expect(body.progress).toBe('unheard');
+    expect(body.tags).toEqual({ good: ['Kindness and compassion'], improve: ['Waiting times'], felt: ['Reassured'] });
+    for (const secret of ['criticality', 'original_body', 'originalBody', 'author_email', 'authorEmail', 'email', 'suggestedCriticality']) expect(body).not.toHaveProperty(secret);
+    expect(JSON.stringify(body)).not.toContain('teller@example.org');
+    await worker.drain();
+    const mail = await t.handle.db.selectFrom('mail').select(['subject', 'text_body']).where('to_address', '=', 'teller@example.org').execute();
+    expect(mail.map((m) => m.subject)).toEqual(expect.arrayContaining([expect.stringMatching(/^We have your story/), expect.stringMatching(/^Your story is published/)]));
+  });
+
+  it('finds published stories by text, service subtree, tag and date, paged by cursor', async () => {
+    const ids = (r: { items: Array<{ id: string }> }) => r.items.map((s) => s.id);
+    expect(ids((await t.app.inject({ url: '/api/v1/stories?q=kind%20nurses' })).json())).toContain(id);
+    expect(ids((await t.app.inject({ url: '/api/v1/stories?q=John' })).json())).not.toContain(id);
+    expect(ids((await t.app.inject({ url: '/api/v1/stories?service=RR8' })).json())).toContain(id);
+    expect(ids((await t.app.inject({ url: '/api/v1/stories?service=RR801' })).json())).not.toContain(id);
+    expect(ids((await t.app.inject({ url: '/api/v1/stories?tag=Waiting%20times' })).json())).toContain(id);
+    expect(ids((await t.app.inject({ url: '/api/v1/stories?since=2999-01-01' })).json())).toEqual([]);
+    expect((await t.app.inject({ url: '/api/v1/stories?since=yesterday-ish' })).statusCode).toBe(400);
+    expect((await t.app.inject({ url: '/api/v1/stories?q=%22%28*%29' })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/api/v1/stories?service=NOPE' })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: '/api/v1/stories?cursor=garbage' })).statusCode).toBe(400);
+  });
+
+  it('classifies a story through the jobs: themes with confidence and a sentiment', async () => {
+    await worker.drain();
+    const row = await t.handle.db.selectFrom('stories').select(['themes', 'sentiment']).where('id', '=', id).executeTakeFirstOrThrow();
+    const themes = JSON.parse(row.themes) as Array<{ label: string; score: number }>;
+    expect(row.sentiment).toMatch(/^[1-5]$/);
+    expect(themes.every((th) => th.score > 0 && th.score <= 1)).toBe(true);
+  });
+});
