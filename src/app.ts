@@ -11,12 +11,14 @@ import type { AppContext } from './platform/context.ts';
 import { AppError } from './platform/errors.ts';
 import { NHSUK_DIR, ROOT_DIR } from './platform/views.ts';
 import { apiKeyUser, loadActor, SESSION_COOKIE, sessionUser } from './platform/auth/index.ts';
-import type { Actor } from './platform/auth/policy.ts';
+import { can, type Actor } from './platform/auth/policy.ts';
 import { httpDuration, registry } from './platform/metrics.ts';
 import { directoryRoutes } from './directory/routes.ts';
 import { peopleRoutes } from './people/routes.ts';
 import { homeRoutes } from './home/routes.ts';
 import { storyApiRoutes } from './stories/api.ts';
+import { storyPageRoutes } from './stories/routes.ts';
+import { moderationRoutes } from './moderation/routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -127,6 +129,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     const req = this.request;
     const actor = req.actor;
     const html = ctx.views.render(template, {
+      query: req.query,
       ...data,
       actor: actor ? { name: actor.name, email: actor.email } : null,
       csrfToken: this.generateCsrf(),
@@ -170,6 +173,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(directoryRoutes(ctx));
   await app.register(peopleRoutes(ctx));
   await app.register(storyApiRoutes(ctx));
+  await app.register(storyPageRoutes(ctx));
+  await app.register(moderationRoutes(ctx));
 
   return app;
 }
@@ -202,7 +207,12 @@ function isDatabaseUnavailable(err: Error & { code?: string }): boolean {
 }
 
 function navigationFor(actor: Actor | null) {
-  const items = [{ href: '/services', text: 'Find a service' }];
+  const items = [
+    { href: '/tell', text: 'Tell your story' },
+    { href: '/stories', text: 'Read stories' },
+    { href: '/services', text: 'Find a service' },
+  ];
   if (actor) items.push({ href: '/staff', text: 'Staff home' });
+  if (can(actor, 'moderate')) items.push({ href: '/moderation', text: 'Moderation' });
   return items;
 }

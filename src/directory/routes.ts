@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../platform/context.ts';
 import { notFound } from '../platform/errors.ts';
 import { decodeCursor, encodeCursor, parseInput } from '../platform/http.ts';
+import { listPublished } from '../stories/read.ts';
 import { ancestorsOf, childrenOf, presentServices, searchServices, serviceByCode } from './directory.ts';
 
 const SearchQuery = z.object({
@@ -52,7 +53,10 @@ export function directoryRoutes(ctx: AppContext) {
       const [view] = await presentServices(db, [row]);
       const ancestors = await ancestorsOf(db, row);
       const children = await presentServices(db, await childrenOf(db, row.id));
+      const stories = await listPublished(ctx.handle, { service: row.code, limit: 10 });
       return reply.page('directory/views/service.njk', {
+        stories: stories.items,
+        moreStories: stories.nextCursor !== null,
         title: row.name,
         service: view,
         children,

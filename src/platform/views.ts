@@ -18,6 +18,7 @@ export function createViews(): nunjucks.Environment {
     autoescape: true,
     throwOnUndefined: false,
   });
+  env.addFilter('pluck', (items: Array<Record<string, unknown>> | undefined, key: string) => (items ?? []).map((i) => i[key]));
   env.addFilter('kindLabel', (k: string) => KIND_LABELS[k] ?? k);
   env.addFilter('date', (iso: string) =>
     iso ? new Date(iso).toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'Europe/London' }) : '',
