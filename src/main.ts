@@ -39,7 +39,7 @@ async function serve(opts: { port?: string; demo?: boolean }) {
   if (opts.demo) {
     const hasOrganisations = await handle.db.selectFrom('organisations').select('id').limit(1).executeTakeFirst();
     if (!hasOrganisations) {
-      await seedDemo(handle);
+      await seedDemo(handle, { publicUrl: config.publicUrl });
       seeded = true;
     }
   }
@@ -100,10 +100,10 @@ program
   .description('load data into the database')
   .option('--demo', 'the demo region: organisations, services, people (safe to run twice)')
   .action((opts: { demo?: boolean }) =>
-    withDatabase(async (handle) => {
+    withDatabase(async (handle, config) => {
       if (!opts.demo) throw new CliError('say what to seed: --demo');
-      const r = await seedDemo(handle);
-      console.log(`demo loaded: ${r.organisations} organisations, ${r.services} services, ${r.users} new users added`);
+      const r = await seedDemo(handle, { publicUrl: config.publicUrl });
+      console.log(`demo loaded: ${r.organisations} organisations, ${r.services} services, ${r.users} new users added, ${r.stories} published and ${r.pending} pending stories added`);
     }),
   );
 

@@ -7,7 +7,7 @@ import { CookieJar, startTestApp, submitForm, TEST_DB, type TestApp } from './he
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp();
-  await seedDemo(t.handle);
+  await seedDemo(t.handle, { stories: 0 });
 });
 afterAll(async () => t.close());
 

@@ -12,7 +12,7 @@ let leaderKey: string;
 let worker: JobWorker;
 beforeAll(async () => {
   t = await startTestApp({ STORY_RATE_LIMIT: '0' });
-  await seedDemo(t.handle);
+  await seedDemo(t.handle, { stories: 0 });
   const mod = await t.handle.db.selectFrom('users').select('id').where('email', '=', 'moderator@demo.carevoice').executeTakeFirstOrThrow();
   const leader = await t.handle.db.selectFrom('users').select('id').where('email', '=', 'leader@demo.carevoice').executeTakeFirstOrThrow();
   moderatorKey = await createApiKey(t.handle.db, mod.id);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { DbHandle } from '../platform/db/index.ts';
 import { importDirectoryCsv } from '../directory/import.ts';
 import { addUser, type RoleName } from '../platform/auth/index.ts';
+import { seedDemoStories } from './stories.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -31,7 +32,10 @@ export const DEMO_USERS: DemoUser[] = [
 ];
 
 /** Loads the demo region. Safe to run twice: what is already there is left as it is. */
-export async function seedDemo(handle: DbHandle): Promise<{ organisations: number; services: number; users: number }> {
+export async function seedDemo(
+  handle: DbHandle,
+  opts: { stories?: number; publicUrl?: string } = {},
+): Promise<{ organisations: number; services: number; users: number; stories: number; pending: number }> {
   const db = handle.db;
   let organisations = 0;
   let services = 0;
@@ -46,5 +50,6 @@ export async function seedDemo(handle: DbHandle): Promise<{ organisations: numbe
     const r = await addUser(db, { email: u.email, name: u.name, role: u.role, orgId: u.org ? orgs.get(u.org) : null, password: DEMO_PASSWORD });
     if (r.created) users++;
   }
-  return { organisations, services, users };
+  const stories = opts.stories === 0 ? { published: 0, pending: 0 } : await seedDemoStories(handle, { count: opts.stories ?? 2000, publicUrl: opts.publicUrl ?? 'http://localhost:3000' });
+  return { organisations, services, users, stories: stories.published, pending: stories.pending };
 }

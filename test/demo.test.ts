@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../src/demo/seed.ts';
+import { moderationQueue } from '../src/moderation/queue.ts';
+import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => t.close());
+
+describe(`the demo on ${TEST_DB}`, () => {
+  it('publishes about 2,000 classified stories over the last 12 months and queues a few, once', async () => {
+    const first = await seedDemo(t.handle);
+    expect(first.stories).toBe(2000);
+    expect((await seedDemo(t.handle)).stories).toBe(0);
+    const published = await t.handle.db.selectFrom('stories').select(['published_at', 'themes', 'sentiment']).where('moderation', '=', 'published').execute();
+    expect(published).toHaveLength(2000);
+    const times = published.map((p) => Date.parse(p.published_at!));
+    expect(Date.now() - Math.min(...times)).toBeGreaterThan(300 * 86_400_000);
+    expect(Date.now() - Math.min(...times)).toBeLessThanOrEqual(366 * 86_400_000);
+    expect(published.filter((p) => JSON.parse(p.themes).length > 0).length).toBeGreaterThan(1500);
+    expect(published.every((p) => p.sentiment !== null)).toBe(true);
+    const perOrg = await t.handle.db.selectFrom('story_services').innerJoin('organisations', 'organisations.id', 'story_services.org_id').select(['organisations.ods_code', (eb) => eb.fn.countAll().as('n')]).groupBy('organisations.ods_code').execute();
+    expect(perOrg.length).toBeGreaterThanOrEqual(5);
+    const queue = await moderationQueue(t.handle.db);
+    expect(queue.length).toBe(6);
+    expect(queue[0]!.urgent).toBe(true);
+    expect(queue.some((q) => q.findings.some((f) => f.type === 'nhs_number'))).toBe(true);
+  });
+
+  it('shows demo stories on service pages and in search', async () => {
+    const page = await t.app.inject({ url: '/services/RR8', headers: { accept: 'text/html' } });
+    expect(page.body).toContain('Recent stories');
+    expect(page.body.match(/class="cv-story-item"/g)?.length).toBe(10);
+    const search = (await t.app.inject({ url: '/api/v1/stories?q=parking' })).json();
+    expect(search.items.length).toBeGreaterThan(0);
+    expect(search.items.every((s: { body: string; title: string }) => /park/i.test(s.body + s.title))).toBe(true);
+  });
+});
