@@ -19,6 +19,7 @@ import { homeRoutes } from './home/routes.ts';
 import { storyApiRoutes } from './stories/api.ts';
 import { storyPageRoutes } from './stories/routes.ts';
 import { moderationRoutes } from './moderation/routes.ts';
+import { staffStoryRoutes } from './stories/staff-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -175,6 +176,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(storyApiRoutes(ctx));
   await app.register(storyPageRoutes(ctx));
   await app.register(moderationRoutes(ctx));
+  await app.register(staffStoryRoutes(ctx));
 
   return app;
 }

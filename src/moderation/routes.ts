@@ -101,8 +101,8 @@ export function moderationRoutes(ctx: AppContext) {
       const input: Record<string, unknown> = { action: form.action };
       if (form.action === 'publish') {
         if (form.criticality !== undefined && form.criticality !== '') input.criticality = form.criticality;
-        if (norm(form.title) !== norm(current.title)) input.title = form.title;
-        if (norm(form.body) !== norm(current.body)) input.body = norm(form.body);
+        if (typeof form.title === 'string' && norm(form.title) !== norm(current.title)) input.title = form.title;
+        if (typeof form.body === 'string' && norm(form.body) !== norm(current.body)) input.body = norm(form.body);
       } else if (form.action === 'reject') {
         input.reason = form.reason === 'other' ? form.otherReason : form.reason;
       }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { evaluateMulti, evaluateSingle, type MultiLabelMetrics, type SingleLabelMetrics } from './metrics.ts';
 import { loadModel, saveModel, type ModelKind } from './model.ts';
-import { fitModel, stratifiedFolds, type CvResult, type Doc, type TrainOptions } from './train.ts';
+import { describeMembers, fitModel, resolveOptions, stratifiedFolds, type CvResult, type Doc, type TrainOptions } from './train.ts';
 
 export interface CsvSource {
   /** path of the CSV file (first row: column names) */
@@ -141,9 +141,13 @@ export async function trainFromCsv(opts: TrainCsvOptions): Promise<TrainReport> 
   const trainOpts: TrainOptions = { ...opts };
   if (src.labels) trainOpts.labels = src.labels;
   const fitted = fitModel(docs, src.kind, trainOpts);
+  const ro = resolveOptions(src.kind, trainOpts);
   fitted.model.parts.info = {
     trainedAt: new Date().toISOString(),
     rows: docs.length,
+    members: describeMembers(ro.members),
+    classWeight: ro.classWeight,
+    stacked: ro.stack !== false,
     c: fitted.c,
     cv: fitted.cv,
   };
@@ -156,7 +160,7 @@ export async function trainFromCsv(opts: TrainCsvOptions): Promise<TrainReport> 
     skippedNoLabel: src.skippedNoLabel,
     extraRows: extra.length,
     features: fitted.features,
-    loss: opts.loss ?? 'lr',
+    loss: describeMembers(ro.members),
     c: fitted.c,
     cv: fitted.cv,
     seconds: (performance.now() - started) / 1000,

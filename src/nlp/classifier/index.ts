@@ -16,7 +16,21 @@ export {
   type HoldoutResult,
 } from './api.ts';
 export { loadModel, saveModel, Model, type ModelKind, type ModelFile, type Prediction } from './model.ts';
-export { fitModel, stratifiedFolds, tuneThreshold, type Doc, type TrainOptions, type ClassWeight, type FittedModel } from './train.ts';
+export {
+  fitModel,
+  stratifiedFolds,
+  tuneThreshold,
+  resolveOptions,
+  describeMembers,
+  DEFAULT_MEMBERS,
+  KIND_DEFAULTS,
+  type Doc,
+  type Member,
+  type TrainOptions,
+  type ResolvedOptions,
+  type ClassWeight,
+  type FittedModel,
+} from './train.ts';
 export {
   accuracy,
   classBalanceAccuracy,

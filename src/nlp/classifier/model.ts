@@ -31,6 +31,9 @@ export interface ModelFile {
   thresholds?: number[];
   /** multi-label: when nothing passes, the best label is kept if score/threshold >= this */
   fallbackRatio?: number;
+  /** multi-label: when fewer labels pass, the top-scoring ones are added while their score >= minScore */
+  minLabels?: number;
+  minScore?: number;
   info?: Record<string, unknown>;
 }
 
@@ -50,6 +53,8 @@ export interface LinearParts {
   scoreScale: number;
   thresholds?: Float64Array;
   fallbackRatio?: number;
+  minLabels?: number;
+  minScore?: number;
   info?: Record<string, unknown>;
 }
 
@@ -130,6 +135,17 @@ export class Model {
       }
     }
     if (chosen.length === 0 && best >= 0 && bestRatio >= (this.parts.fallbackRatio ?? Infinity)) chosen.push(best);
+    const minLabels = this.parts.minLabels ?? 0;
+    if (chosen.length < minLabels) {
+      const floor = this.parts.minScore ?? 0;
+      const rest: number[] = [];
+      for (let k = 0; k < K; k++) if (!chosen.includes(k) && (p[k] as number) >= floor) rest.push(k);
+      rest.sort((a, b) => (p[b] as number) - (p[a] as number));
+      for (const k of rest) {
+        if (chosen.length >= minLabels) break;
+        chosen.push(k);
+      }
+    }
     chosen.sort((a, b) => (p[b] as number) - (p[a] as number));
     return chosen;
   }
@@ -171,6 +187,10 @@ export class Model {
     };
     if (parts.thresholds) file.thresholds = Array.from(parts.thresholds);
     if (parts.fallbackRatio !== undefined && Number.isFinite(parts.fallbackRatio)) file.fallbackRatio = parts.fallbackRatio;
+    if (parts.minLabels) {
+      file.minLabels = parts.minLabels;
+      file.minScore = parts.minScore ?? 0;
+    }
     if (parts.info) file.info = parts.info;
     return file;
   }
@@ -198,6 +218,8 @@ export class Model {
     };
     if (file.thresholds) parts.thresholds = Float64Array.from(file.thresholds);
     if (file.fallbackRatio !== undefined) parts.fallbackRatio = file.fallbackRatio;
+    if (file.minLabels !== undefined) parts.minLabels = file.minLabels;
+    if (file.minScore !== undefined) parts.minScore = file.minScore;
     if (file.info) parts.info = file.info;
     return new Model(parts);
   }

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classifyFile, trainFromCsv, benchmarkClassify } from './api.ts';
 import { mulberry32, trainBinary } from './linear.ts';
-import { loadModel, saveModel } from './model.ts';
-import { fitModel, tuneThreshold, type Doc } from './train.ts';
+import { Model, loadModel, saveModel, type ModelFile } from './model.ts';
+import { fitModel, resolveOptions, tuneThreshold, type Doc } from './train.ts';
 
 const TOPICS: Record<string, string[]> = {
   parking: ['parking', 'car park', 'parking spaces', 'pay and display', 'parking was expensive'],
@@ -91,6 +91,37 @@ describe('single-label training', () => {
     expect(f.cv.every((r) => r.score > 0.5)).toBe(true);
   });
 
+  it('defaults to the stacked ensemble with C picked from a grid', () => {
+    const r = resolveOptions('single', {});
+    expect(r.members.length).toBe(4);
+    expect(r.c.length).toBeGreaterThan(1);
+    expect(r.classWeight).toBe('sqrt');
+    expect(r.stack).not.toBe(false);
+    expect(r.features.wordNgrams).toEqual([1, 3]);
+    // explicit options win; undefined ones do not clobber the defaults
+    expect(resolveOptions('single', { loss: 'svm', c: undefined, features: { hashBits: 16 } }).members).toEqual([{ loss: 'svm' }]);
+    expect(resolveOptions('multi', { features: { minDf: undefined } }).features.minDf).toBe(2);
+    const f = fitModel(train, 'single', SMALL);
+    expect(f.cv.map((r) => r.c)).toEqual(resolveOptions('single', {}).c);
+    let ok = 0;
+    for (const d of test) if (f.model.predict(d.text).labels[0] === d.labels[0]) ok++;
+    expect(ok / test.length).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('folds an ensemble into one weight matrix (average of member decisions)', () => {
+    const one = { ...SMALL, c: 1, stack: false } as const;
+    const a = fitModel(train, 'single', { ...one, members: [{ loss: 'svm', block: 'word' }] }).model;
+    const b = fitModel(train, 'single', { ...one, members: [{ loss: 'svm', block: 'char', nbAlpha: 1 }] }).model;
+    const ab = fitModel(train, 'single', { ...one, members: [{ loss: 'svm', block: 'word' }, { loss: 'svm', block: 'char', nbAlpha: 1 }] }).model;
+    for (const t of ['cold meals', 'the car park was full', 'rude staff at the ward']) {
+      const za = Array.from(a.decision(t));
+      const zb = Array.from(b.decision(t));
+      const zab = Array.from(ab.decision(t));
+      // members are seeded differently inside an ensemble: equal up to solver tolerance
+      zab.forEach((z, k) => expect(z).toBeCloseTo(((za[k] as number) + (zb[k] as number)) / 2, 2));
+    }
+  });
+
   it('rejects a single class', () => {
     expect(() => fitModel([{ text: 'a', labels: ['x'] }], 'single')).toThrow(/two different labels/);
   });
@@ -116,6 +147,33 @@ describe('multi-label', () => {
     }
     expect(exact / test.length).toBeGreaterThanOrEqual(0.85);
     expect(model.predict('parking spaces and a friendly nurse').labels.sort()).toEqual(['parking', 'staff']);
+  });
+});
+
+describe('minLabels', () => {
+  it('adds the top-scoring label when none passes its threshold, above the floor only', () => {
+    const docs = makeDocs(300, 7, true);
+    const { model } = fitModel(docs, 'multi', { ...SMALL, c: 1, labels: ['parking', 'staff', 'food'], minLabels: 1, minScore: 0.1 });
+    expect(model.parts.minLabels).toBe(1);
+    model.parts.thresholds = Float64Array.from([0.999, 0.999, 0.999]);
+    model.parts.fallbackRatio = Infinity;
+    const p = model.predict('the car park was full');
+    expect(p.labels).toEqual(['parking']);
+    model.parts.minScore = 0.9999;
+    expect(model.predict('the car park was full').labels).toEqual([]);
+    model.parts.minLabels = 0;
+    model.parts.minScore = 0.1;
+    expect(model.predict('the car park was full').labels).toEqual([]);
+  });
+
+  it('is off by default and survives the file format', () => {
+    const docs = makeDocs(200, 8, true);
+    const labels = ['parking', 'staff', 'food'];
+    expect(fitModel(docs, 'multi', { ...SMALL, c: 1, labels }).model.parts.minLabels).toBeUndefined();
+    const { model } = fitModel(docs, 'multi', { ...SMALL, c: 1, labels, minLabels: 1 });
+    const back = Model.fromFile(JSON.parse(JSON.stringify(model.toFile())) as ModelFile);
+    expect(back.parts.minLabels).toBe(1);
+    expect(back.parts.minScore).toBeCloseTo(model.parts.minScore as number);
   });
 });
 
