@@ -20,6 +20,7 @@ import { storyApiRoutes } from './stories/api.ts';
 import { storyPageRoutes } from './stories/routes.ts';
 import { moderationRoutes } from './moderation/routes.ts';
 import { staffStoryRoutes } from './stories/staff-routes.ts';
+import { organisationAdminRoutes } from './directory/admin-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -177,6 +178,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(storyPageRoutes(ctx));
   await app.register(moderationRoutes(ctx));
   await app.register(staffStoryRoutes(ctx));
+  await app.register(organisationAdminRoutes(ctx));
 
   return app;
 }

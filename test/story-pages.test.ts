@@ -120,3 +120,35 @@ describe(`story pages on ${TEST_DB}`, () => {
     expect((await t.handle.db.selectFrom('stories').select('experienced_count').where('id', '=', story.id).executeTakeFirstOrThrow()).experienced_count).toBe(2);
   });
 });
+
+describe(`provider review window on ${TEST_DB}`, () => {
+  it('lets an organisation admin set 72 hours; an approved story then waits for it and a job publishes it', async () => {
+    const responder = await signIn('responder@demo.carevoice');
+    expect((await t.app.inject({ url: '/staff/organisations/RR8', headers: { ...html, cookie: responder.header() } })).statusCode).toBe(403);
+    const admin = await signIn('trust.admin@demo.carevoice');
+    expect((await t.app.inject({ url: '/staff/organisations/RX8', headers: { ...html, cookie: admin.header() } })).statusCode).toBe(403);
+    const bad = await submitForm(t.app, admin, '/staff/organisations/RR8', '/staff/organisations/RR8', { reviewWindowHours: '5' });
+    expect(bad.statusCode).toBe(400);
+    const saved = await submitForm(t.app, admin, '/staff/organisations/RR8', '/staff/organisations/RR8', { reviewWindowHours: '72' });
+    expect(saved.statusCode).toBe(200);
+    expect(saved.body).toContain('Settings saved');
+
+    const id = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Waiting for review', body: 'The ward was calm and the staff were welcoming to all of us.', services: ['RR813-W18'], authorRole: 'patient' } })).json().id as string;
+    const mod = await signIn('moderator@demo.carevoice');
+    await submitForm(t.app, mod, `/moderation/stories/${id}`, `/moderation/stories/${id}/decision`, { action: 'publish', criticality: '0' });
+    const row = await t.handle.db.selectFrom('stories').select(['moderation', 'publish_at']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.moderation).toBe('pending');
+    const hours = (Date.parse(row.publish_at!) - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(71.9);
+    expect(hours).toBeLessThanOrEqual(72);
+    expect((await t.app.inject({ url: `/api/v1/stories/${id}` })).statusCode).toBe(404);
+    // The window ends: the job that was queued for that moment publishes the story.
+    const { JobWorker } = await import('../src/platform/jobs.ts');
+    const { jobHandlers } = await import('../src/jobs.ts');
+    const pino = (await import('pino')).default;
+    await t.handle.db.updateTable('jobs').set({ run_at: new Date(Date.now() - 1000).toISOString() }).where('dedupe_key', '=', `publish:${id}`).execute();
+    await new JobWorker(t.handle, { log: pino({ level: 'silent' }), handlers: jobHandlers(t.handle, t.config) }).drain();
+    expect((await t.app.inject({ url: `/api/v1/stories/${id}` })).statusCode).toBe(200);
+    await t.handle.db.updateTable('organisations').set({ review_window_hours: 0 }).where('ods_code', '=', 'RR8').execute();
+  });
+});

@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AppContext } from '../platform/context.ts';
+import { AppError, notFound } from '../platform/errors.ts';
+import { parseInput } from '../platform/http.ts';
+import { can } from '../platform/auth/policy.ts';
+import { appendEvent } from '../platform/events.ts';
+import { requireStaffPage } from '../people/routes.ts';
+
+const CodeParam = z.object({ code: z.string().min(1).max(64) });
+const SettingsForm = z.object({ reviewWindowHours: z.enum(['0', '24', '48', '72']) });
+
+/** Organisation settings for its admins (and platform admins): for now the provider review window. */
+export function organisationAdminRoutes(ctx: AppContext) {
+  const db = ctx.handle.db;
+  return async function (app: FastifyInstance) {
+    const load = async (code: string) => {
+      const org = await db.selectFrom('organisations').selectAll().where('ods_code', '=', code).executeTakeFirst();
+      if (!org) throw notFound(`organisation ${code}`, 'organisation_not_found');
+      return org;
+    };
+
+    app.get('/staff/organisations/:code', async (req, reply) => {
+      const stop = requireStaffPage(req, reply);
+      if (stop) return stop;
+      const org = await load(parseInput(CodeParam, req.params).code);
+      if (!can(req.actor, 'manage-organisation', { orgIds: [org.id] })) throw new AppError('forbidden', 403, 'Only admins of this organisation can change its settings.');
+      return reply.page('directory/views/org-settings.njk', { title: `${org.name}: settings`, org, breadcrumbs: [{ href: '/staff', text: 'Staff home' }] });
+    });
+
+    app.post('/staff/organisations/:code', { preHandler: app.csrfProtection }, async (req, reply) => {
+      const stop = requireStaffPage(req, reply);
+      if (stop) return stop;
+      const org = await load(parseInput(CodeParam, req.params).code);
+      if (!can(req.actor, 'manage-organisation', { orgIds: [org.id] })) throw new AppError('forbidden', 403, 'Only admins of this organisation can change its settings.');
+      const form = SettingsForm.safeParse(req.body ?? {});
+      if (!form.success) {
+        return reply.page('directory/views/org-settings.njk', { title: `${org.name}: settings`, org, errors: [{ text: 'Choose a review window', href: '#reviewWindowHours' }] }, 400);
+      }
+      const hours = Number(form.data.reviewWindowHours);
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('organisations').set({ review_window_hours: hours }).where('id', '=', org.id).execute();
+        await appendEvent(trx, ctx.handle.dialect, { type: 'organisation.settings_changed', orgId: org.id, subject: org.ods_code, actorId: req.actor!.userId, data: { reviewWindowHours: { from: org.review_window_hours, to: hours } } });
+      });
+      return reply.page('directory/views/org-settings.njk', { title: `${org.name}: settings`, org: { ...org, review_window_hours: hours }, saved: true, breadcrumbs: [{ href: '/staff', text: 'Staff home' }] });
+    });
+  };
+}
