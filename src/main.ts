@@ -177,10 +177,17 @@ program
   .option('--label <column>', 'single-label: the column holding the class')
   .option('--labels-file <file>', 'multi-label: a file naming the one-hot label columns, one a line')
   .requiredOption('--out <model>', 'where to write the model')
-  .action(async (opts: { data: string; text: string; label?: string; labelsFile?: string; out: string }) => {
+  .option('--with-corrections', "add the theme corrections staff made in this database (DATABASE_URL) to the training rows")
+  .action(async (opts: { data: string; text: string; label?: string; labelsFile?: string; out: string; withCorrections?: boolean }) => {
     if (!opts.label === !opts.labelsFile) throw new CliError('give exactly one of --label or --labels-file');
     const { trainFromCsv } = await import('./nlp/classifier/index.ts');
-    const r = await trainFromCsv({ data: opts.data, text: opts.text, label: opts.label, labelsFile: opts.labelsFile, out: opts.out });
+    let extraRows: Array<{ text: string; labels: string[] }> | undefined;
+    if (opts.withCorrections) {
+      const { correctionRows } = await import('./stories/themes.ts');
+      extraRows = await withDatabase((handle) => correctionRows(handle));
+      console.log(`adding ${extraRows.length} corrected stories to the training rows`);
+    }
+    const r = await trainFromCsv({ data: opts.data, text: opts.text, label: opts.label, labelsFile: opts.labelsFile, out: opts.out, extraRows });
     const cv = r.cv.find((c) => c.c === r.c) ?? r.cv[0];
     console.log(
       `trained a ${r.kind}-label model on ${r.rows} rows (${r.labels.length} labels; skipped ${r.skippedEmptyText} empty, ${r.skippedNoLabel} unlabelled) in ${r.seconds.toFixed(1)} s` +

@@ -8,6 +8,8 @@ import { requireStaffPage } from '../people/routes.ts';
 import { moderationQueue, nearDuplicates } from './queue.ts';
 import { decideStory, setFindingAccepted } from './decide.ts';
 import { CRITICALITY, REJECTION_REASONS } from '../stories/vocabulary.ts';
+import { correctThemes } from '../stories/themes.ts';
+import { themeLabels } from '../stories/models.ts';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 const FindingParam = z.object({ id: z.string().min(1).max(64), findingId: z.string().min(1).max(64) });
@@ -58,6 +60,7 @@ export function moderationRoutes(ctx: AppContext) {
       events,
       criticality: CRITICALITY,
       reasons: REJECTION_REASONS,
+      allThemes: themeLabels(),
       reviewWindow: Math.max(0, ...services.map((s) => s.review_window_hours)),
       breadcrumbs: [{ href: '/staff', text: 'Staff home' }, { href: '/moderation', text: 'Moderation queue' }],
       values: { title: story.title, body: story.body, criticality: story.suggested_criticality ?? 0 },
@@ -87,6 +90,16 @@ export function moderationRoutes(ctx: AppContext) {
       const accepted = (req.body as Record<string, unknown>)?.accepted === '1';
       await setFindingAccepted(handle, { storyId: id, findingId, accepted, by: req.actor!.userId });
       return reply.redirect(`/moderation/stories/${id}#findings`, 303);
+    });
+
+    app.post('/moderation/stories/:id/themes', { preHandler: app.csrfProtection }, async (req, reply) => {
+      const stop = requireModerator(req, reply);
+      if (stop) return stop;
+      const { id } = parseInput(IdParam, req.params);
+      const v = (req.body as Record<string, unknown> | undefined)?.themes;
+      const labels = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [];
+      await correctThemes(handle, { storyId: id, labels, by: req.actor!.userId });
+      return reply.redirect(`/moderation/stories/${id}#themes`, 303);
     });
 
     app.post('/moderation/stories/:id/decision', { preHandler: app.csrfProtection }, async (req, reply) => {

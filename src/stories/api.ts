@@ -8,6 +8,7 @@ import { tellStory } from './tell.ts';
 import { getPublished, listPublished } from './read.ts';
 import { moderationQueue } from '../moderation/queue.ts';
 import { decideStory } from '../moderation/decide.ts';
+import { correctThemes } from './themes.ts';
 import { decodeCursor, encodeCursor } from '../platform/http.ts';
 
 const ListQuery = z
@@ -49,6 +50,17 @@ export function storyApiRoutes(ctx: AppContext) {
 
     app.get('/api/v1/stories', async (req) => listPublished(handle, parseInput(ListQuery, req.query)));
     app.get('/api/v1/stories/:id', async (req) => getPublished(handle.db, parseInput(IdParam, req.params).id));
+
+    app.post('/api/v1/stories/:id/themes', async (req) => {
+      if (!req.actor) throw unauthorised();
+      const { id } = parseInput(IdParam, req.params);
+      const { themes } = parseInput(z.object({ themes: z.array(z.string().max(100)).max(20) }).strict(), req.body);
+      const orgIds = (await handle.db.selectFrom('story_services').select('org_id').where('story_id', '=', id).execute()).map((r) => r.org_id);
+      if (orgIds.length === 0) throw new AppError('story_not_found', 404, 'No story was found.');
+      if (!can(req.actor, 'correct-themes', { orgIds })) throw forbidden('Only staff of an organisation the story names, or moderators, can correct its themes.');
+      await correctThemes(handle, { storyId: id, labels: themes, by: req.actor.userId });
+      return { id, themes };
+    });
 
     app.get('/api/v1/moderation/queue', async (req) => {
       if (!req.actor) throw unauthorised();

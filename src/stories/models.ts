@@ -45,3 +45,8 @@ export function classifyText(text: string): { themes: Array<{ label: string; sco
   const sentiment = sentimentModel ? (sentimentModel.predict(text).labels[0] ?? null) : null;
   return { themes, sentiment };
 }
+
+/** Every theme the shipped model knows (the framework's labels), less the two "no theme" labels. */
+export function themeLabels(): string[] {
+  return (model('themes')?.labels ?? []).filter((l) => l !== 'Not assigned' && l !== 'Labelling not possible');
+}

@@ -32,6 +32,7 @@ export const rules = {
   'read-inbox': { org: ['responder', 'leader', 'admin'], platform: ['moderator', 'admin'] },
   'watch-live': { org: ['leader', 'responder', 'admin'], platform: ['admin'] },
   'take-story-by-hand': { org: ['responder', 'admin'], platform: ['moderator', 'admin'] },
+  'correct-themes': { org: ['responder', 'leader', 'admin'], platform: ['moderator', 'admin'] },
   'use-staff-pages': { staff: true },
 } as const satisfies Record<string, Rule>;
 

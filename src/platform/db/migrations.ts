@@ -251,9 +251,23 @@ const stories: Up = async (db, dialect) => {
   }
 };
 
+const themeCorrections: Up = async (db) => {
+  await db.schema
+    .createTable('theme_corrections')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('labels', 'text', (c) => c.notNull())
+    .addColumn('previous', 'text', (c) => c.notNull())
+    .addColumn('corrected_by', 'text', (c) => c.notNull().references('users.id'))
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('theme_corrections_story').on('theme_corrections').columns(['story_id', 'created_at']).execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
+  ['0003_theme_corrections', themeCorrections],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

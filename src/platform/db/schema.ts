@@ -187,7 +187,18 @@ export interface StoryDraftTable {
   updated_at: string;
 }
 
+export interface ThemeCorrectionTable {
+  id: string;
+  story_id: string;
+  /** JSON array of the theme labels staff say are right. */
+  labels: string;
+  previous: string;
+  corrected_by: string;
+  created_at: string;
+}
+
 export interface Database {
+  theme_corrections: ThemeCorrectionTable;
   stories: StoryTable;
   story_services: StoryServiceTable;
   story_tags: StoryTagTable;
