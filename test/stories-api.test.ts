@@ -153,5 +153,12 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     const themes = JSON.parse(row.themes) as Array<{ label: string; score: number }>;
     expect(row.sentiment).toMatch(/^[1-5]$/);
     expect(themes.every((th) => th.score > 0 && th.score <= 1)).toBe(true);
+    // Themes are a filter on the public list.
+    await t.handle.db.updateTable('stories').set({ themes: JSON.stringify([{ label: 'Staff manner & personal attributes', score: 0.9 }]) }).where('id', '=', id).execute();
+    const byTheme = (await t.app.inject({ url: `/api/v1/stories?theme=${encodeURIComponent('Staff manner & personal attributes')}` })).json();
+    expect(byTheme.items.map((s: { id: string }) => s.id)).toContain(id);
+    expect(byTheme.items[0].themes).toEqual([{ label: 'Staff manner & personal attributes', score: 0.9 }]);
+    const wildcard = (await t.app.inject({ url: `/api/v1/stories?theme=${encodeURIComponent('Staff_manner%')}` })).json();
+    expect(wildcard.items).toEqual([]);
   });
 });

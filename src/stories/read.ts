@@ -96,7 +96,10 @@ export async function listPublished(handle: DbHandle, query: StoryQuery): Promis
     }
   }
   if (query.tag) q = q.where('stories.id', 'in', db.selectFrom('story_tags').select('story_id').where('tag', '=', query.tag));
-  if (query.theme) q = q.where('stories.themes', 'like', `%"label":${JSON.stringify(query.theme).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (query.theme) {
+    const pattern = `%"label":${JSON.stringify(query.theme)}%`.replace(/[\\%_]/g, (c, i: number, all: string) => (i === 0 || i === all.length - 1 ? c : `\\${c}`));
+    q = q.where(sql<boolean>`stories.themes LIKE ${pattern} ESCAPE '\\'`);
+  }
   if (query.since) {
     const since = new Date(query.since);
     if (Number.isNaN(since.getTime())) throw new AppError('bad_since', 400, 'since must be a date like 2026-01-31');

@@ -10,6 +10,7 @@ import { draftFor, loadDraft, saveDraft, type Draft } from './drafts.ts';
 import { StoryInput, tellStory, MAX_SERVICES } from './tell.ts';
 import { AUTHOR_ROLES, PROGRESS_STEPS, RATINGS, TAG_GROUPS, TAG_GROUP_NAMES } from './vocabulary.ts';
 import { getPublished, listPublished, markExperienced } from './read.ts';
+import { themeLabels } from './models.ts';
 
 type Errors = Array<{ text: string; href: string }>;
 const shape = StoryInput.shape;
@@ -206,7 +207,7 @@ export function storyPageRoutes(ctx: AppContext) {
       const result = await listPublished(handle, { ...q, q: q.q || undefined, service: q.service || undefined, tag: q.tag || undefined, theme: q.theme || undefined, since: q.since || undefined, limit: 20 });
       const next = result.nextCursor ? `/stories?${new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([k, v]) => v && k !== 'cursor')), cursor: result.nextCursor }).toString()}` : null;
       const tags = TAG_GROUP_NAMES.flatMap((g) => TAG_GROUPS[g].tags.map((t) => t as string));
-      return reply.page('stories/views/search.njk', { title: 'Search stories', values: q, stories: result.items, next, tags: [...new Set(tags)].sort(), breadcrumbs: crumbs });
+      return reply.page('stories/views/search.njk', { title: 'Search stories', values: q, stories: result.items, next, tags: [...new Set(tags)].sort(), themes: themeLabels().sort(), breadcrumbs: crumbs });
     });
 
     app.get('/stories/:id', async (req, reply) => {
