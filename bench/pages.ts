@@ -1,0 +1,46 @@
+// Latency of the public read paths on the demo data (2,000 stories), measured in-process with
+// Fastify's inject, against a baseline of /healthz measured in the same run.
+// Run: npx tsx bench/pages.ts  (uses a fresh SQLite file; DATABASE_URL=postgres://... for PostgreSQL)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../src/config.ts';
+import { migrate, openDatabase } from '../src/platform/db/index.ts';
+import { createViews } from '../src/platform/views.ts';
+import { buildApp } from '../src/app.ts';
+import { seedDemo } from '../src/demo/seed.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-bench-'));
+const config = loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${path.join(dir, 'bench.db')}`, LOG_LEVEL: 'silent', STORY_RATE_LIMIT: '0' });
+const handle = openDatabase(config.database);
+await migrate(handle);
+await seedDemo(handle, { publicUrl: config.publicUrl });
+const app = await buildApp({ config, handle, log: pino({ level: 'silent' }), views: createViews(), secret: 'bench-secret-bench-secret-bench-secret-12' });
+await app.ready();
+
+const words = ['waiting', 'parking', 'nurse kind', 'food', 'appointment', 'rude', 'clean ward', 'pain', 'ambulance late', 'thank you'];
+async function measure(urls: string[], n: number): Promise<{ p50: number; p95: number; max: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const url = urls[i % urls.length]!;
+    const t0 = performance.now();
+    const res = await app.inject({ url, headers: { accept: url.startsWith('/api') ? 'application/json' : 'text/html' } });
+    times.push(performance.now() - t0);
+    if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}`);
+  }
+  times.sort((a, b) => a - b);
+  const q = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor(p * times.length))]! * 100) / 100;
+  return { p50: q(0.5), p95: q(0.95), max: q(1) };
+}
+
+const n = Number(process.env.N ?? 300);
+const baseline = await measure(['/healthz'], n);
+const search = await measure(words.map((w) => `/api/v1/stories?q=${encodeURIComponent(w)}`), n);
+const searchPage = await measure(words.map((w) => `/stories?q=${encodeURIComponent(w)}`), n);
+const servicePage = await measure(['/services/RR8', '/services/RR813-W07', '/services/RX8-PTS', '/services/RGD'], n);
+const listByService = await measure(['/api/v1/stories?service=RR8', '/api/v1/stories?service=RR813&tag=Waiting%20times'], n);
+console.log(JSON.stringify({ database: handle.dialect, stories: 2000, requests: n, baseline_healthz_ms: baseline, search_api_ms: search, search_page_ms: searchPage, service_page_ms: servicePage, list_by_service_ms: listByService, 'search.ratio_p95_to_baseline': Math.round((search.p95 / baseline.p95) * 10) / 10 }, null, 2));
+await app.close();
+await handle.close();
+fs.rmSync(dir, { recursive: true, force: true });
