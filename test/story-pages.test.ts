@@ -152,3 +152,29 @@ describe(`provider review window on ${TEST_DB}`, () => {
     await t.handle.db.updateTable('organisations').set({ review_window_hours: 0 }).where('ods_code', '=', 'RR8').execute();
   });
 });
+
+describe(`near-duplicate warning on ${TEST_DB}`, () => {
+  it('warns the moderator of a similar story about the same service or by the same author in the last 30 days', async () => {
+    const { nearDuplicates } = await import('../src/moderation/queue.ts');
+    const tell = async (body: string, services: string[], email?: string) =>
+      (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Broken toilet', body, services, authorRole: 'patient', email } })).json().id as string;
+    const first = await tell('The toilet on the ward has been broken for a week and smells terrible, nobody came to fix it.', ['RR801-J14']);
+    const again = await tell('The toilet on the ward has been broken for a week and smells terrible. Still nobody came to fix it!', ['RR801-J14']);
+    const sameAuthor = await tell('The toilet on the ward has been broken for a week and smells terrible, nobody came to fix it at all.', ['RGD-BEC-W1'], 'same@example.org');
+    const byEmail = await tell('The toilet on the ward has been broken for a week and smells terrible, nobody came to fix it at all.', ['RX8-PTS'], 'same@example.org');
+    const unrelated = await tell('The physiotherapist was brilliant and got me walking again after my hip operation.', ['RR801-J14']);
+    const dups = await nearDuplicates(t.handle.db, again);
+    expect(dups.map((d) => d.id)).toContain(first);
+    expect(dups.map((d) => d.id)).not.toContain(unrelated);
+    const author = await nearDuplicates(t.handle.db, byEmail);
+    expect(author.find((d) => d.id === sameAuthor)?.sameAuthor).toBe(true);
+    expect(await nearDuplicates(t.handle.db, unrelated)).toEqual([]);
+    // Older than 30 days: no warning.
+    await t.handle.db.updateTable('stories').set({ submitted_at: new Date(Date.now() - 40 * 86_400_000).toISOString() }).where('id', '=', first).execute();
+    expect((await nearDuplicates(t.handle.db, again)).map((d) => d.id)).not.toContain(first);
+    const mod = await signIn('moderator@demo.carevoice');
+    const page = await t.app.inject({ url: `/moderation/stories/${byEmail}`, headers: { ...html, cookie: mod.header() } });
+    expect(page.body).toContain('Possible duplicate');
+    expect(page.body).toContain('same author');
+  });
+});
