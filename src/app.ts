@@ -21,6 +21,7 @@ import { storyPageRoutes } from './stories/routes.ts';
 import { moderationRoutes } from './moderation/routes.ts';
 import { staffStoryRoutes } from './stories/staff-routes.ts';
 import { organisationAdminRoutes } from './directory/admin-routes.ts';
+import { responseRoutes } from './responses/routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -179,6 +180,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(moderationRoutes(ctx));
   await app.register(staffStoryRoutes(ctx));
   await app.register(organisationAdminRoutes(ctx));
+  await app.register(responseRoutes(ctx));
 
   return app;
 }

@@ -4,6 +4,7 @@ import type { AppContext } from '../platform/context.ts';
 import { notFound } from '../platform/errors.ts';
 import { decodeCursor, encodeCursor, parseInput } from '../platform/http.ts';
 import { listPublished } from '../stories/read.ts';
+import { computeMeasures } from '../insights/measures.ts';
 import { ancestorsOf, childrenOf, presentServices, searchServices, serviceByCode } from './directory.ts';
 
 const SearchQuery = z.object({
@@ -56,6 +57,7 @@ export function directoryRoutes(ctx: AppContext) {
       const stories = await listPublished(ctx.handle, { service: row.code, limit: 10 });
       return reply.page('directory/views/service.njk', {
         stories: stories.items,
+        measures: await computeMeasures(db, { service: row.code }),
         moreStories: stories.nextCursor !== null,
         title: row.name,
         service: view,

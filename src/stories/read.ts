@@ -23,7 +23,18 @@ export interface PublicStory {
   themes: Array<{ label: string; score: number }>;
   sentiment: string | null;
   publishedAt: string;
-  responses: unknown[];
+  responses: PublicResponse[];
+}
+
+export interface PublicResponse {
+  id: string;
+  body: string;
+  responder: string;
+  organisation: string;
+  /** Shown only once a moderator has checked the claim. */
+  change: 'planned' | 'made' | null;
+  changeDescription: string | null;
+  publishedAt: string;
 }
 
 type StoryRow = Pick<StoryTable, 'id' | 'ref' | 'title' | 'body' | 'author_pseudonym' | 'author_role' | 'rating' | 'progress' | 'experienced_count' | 'themes' | 'sentiment' | 'published_at'>;
@@ -119,6 +130,19 @@ export async function getPublished(db: Db, id: string): Promise<PublicStory> {
   const row = await db.selectFrom('stories').select([...PUBLIC_COLUMNS]).where('stories.id', '=', id).where('stories.moderation', '=', 'published').executeTakeFirst();
   if (!row) throw notFound('story', 'story_not_found');
   const [story] = await present(db, [row]);
+  const responses = await db
+    .selectFrom('responses')
+    .innerJoin('users', 'users.id', 'responses.author_id')
+    .innerJoin('organisations', 'organisations.id', 'responses.org_id')
+    .select(['responses.id', 'responses.body', 'responses.change', 'responses.change_description', 'responses.change_status', 'responses.published_at', 'users.name', 'organisations.name as orgName'])
+    .where('responses.story_id', '=', id)
+    .where('responses.moderation', '=', 'published')
+    .orderBy('responses.published_at')
+    .execute();
+  story!.responses = responses.map((r) => {
+    const checked = r.change_status === 'accepted';
+    return { id: r.id, body: r.body, responder: r.name, organisation: r.orgName, change: checked ? r.change : null, changeDescription: checked ? r.change_description : null, publishedAt: r.published_at! };
+  });
   return story!;
 }
 

@@ -11,6 +11,7 @@ import { StoryInput, tellStory, MAX_SERVICES } from './tell.ts';
 import { AUTHOR_ROLES, PROGRESS_STEPS, RATINGS, TAG_GROUPS, TAG_GROUP_NAMES } from './vocabulary.ts';
 import { getPublished, listPublished, markExperienced } from './read.ts';
 import { themeLabels } from './models.ts';
+import { can } from '../platform/auth/policy.ts';
 
 type Errors = Array<{ text: string; href: string }>;
 const shape = StoryInput.shape;
@@ -213,6 +214,9 @@ export function storyPageRoutes(ctx: AppContext) {
     app.get('/stories/:id', async (req, reply) => {
       const { id } = parseInput(IdParam, req.params);
       const story = await getPublished(db, id);
+      const orgIds = (await db.selectFrom('story_services').select('org_id').where('story_id', '=', id).execute()).map((r) => r.org_id);
+      const query = req.query as Record<string, unknown>;
+      const str = (k: string) => (typeof query[k] === 'string' ? (query[k] as string) : '');
       const stepIndex = PROGRESS_STEPS.findIndex((s) => s.key === story.progress);
       return reply.page('stories/views/story.njk', {
         title: story.title,
@@ -223,7 +227,11 @@ export function storyPageRoutes(ctx: AppContext) {
         groups: TAG_GROUPS,
         groupNames: TAG_GROUP_NAMES,
         breadcrumbs: [...crumbs, { href: '/stories', text: 'Stories' }],
-        thanked: (req.query as Record<string, unknown>).experienced === '1',
+        thanked: str('experienced') === '1',
+        canRespond: can(req.actor, 'respond', { orgIds }),
+        responded: str('responded'),
+        respondError: str('error'),
+        respondValues: { body: str('body'), change: str('change'), changeDescription: str('changeDescription') },
       });
     });
 

@@ -264,10 +264,34 @@ const themeCorrections: Up = async (db) => {
   await db.schema.createIndex('theme_corrections_story').on('theme_corrections').columns(['story_id', 'created_at']).execute();
 };
 
+const responses: Up = async (db) => {
+  await db.schema
+    .createTable('responses')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('author_id', 'text', (c) => c.notNull().references('users.id'))
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('change', 'text')
+    .addColumn('change_description', 'text')
+    .addColumn('change_status', 'text')
+    .addColumn('moderation', 'text', (c) => c.notNull())
+    .addColumn('moderation_reason', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('edit_until', 'text', (c) => c.notNull())
+    .addColumn('published_at', 'text')
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('responses_story').on('responses').columns(['story_id', 'moderation']).execute();
+  await db.schema.createIndex('responses_author').on('responses').columns(['author_id', 'moderation']).execute();
+  await db.schema.createIndex('responses_queue').on('responses').columns(['moderation', 'created_at']).execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
   ['0003_theme_corrections', themeCorrections],
+  ['0004_responses', responses],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

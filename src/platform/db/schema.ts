@@ -197,7 +197,27 @@ export interface ThemeCorrectionTable {
   created_at: string;
 }
 
+export interface ResponseTable {
+  id: string;
+  story_id: string;
+  /** The organisation the responder answers for (one the story names). */
+  org_id: string;
+  author_id: string;
+  body: string;
+  change: 'planned' | 'made' | null;
+  change_description: string | null;
+  /** A moderator's check of the change claim: null until checked. */
+  change_status: 'accepted' | 'rejected' | null;
+  moderation: 'pending' | 'published' | 'rejected';
+  moderation_reason: string | null;
+  created_at: string;
+  edit_until: string;
+  published_at: string | null;
+  updated_at: string;
+}
+
 export interface Database {
+  responses: ResponseTable;
   theme_corrections: ThemeCorrectionTable;
   stories: StoryTable;
   story_services: StoryServiceTable;
