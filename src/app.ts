@@ -22,6 +22,7 @@ import { moderationRoutes } from './moderation/routes.ts';
 import { staffStoryRoutes } from './stories/staff-routes.ts';
 import { organisationAdminRoutes } from './directory/admin-routes.ts';
 import { responseRoutes } from './responses/routes.ts';
+import { inboxRoutes } from './responses/inbox-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -181,6 +182,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(staffStoryRoutes(ctx));
   await app.register(organisationAdminRoutes(ctx));
   await app.register(responseRoutes(ctx));
+  await app.register(inboxRoutes(ctx));
 
   return app;
 }
@@ -219,6 +221,7 @@ function navigationFor(actor: Actor | null) {
     { href: '/services', text: 'Find a service' },
   ];
   if (actor) items.push({ href: '/staff', text: 'Staff home' });
+  if (actor && actor.orgRoles.size > 0) items.push({ href: '/staff/inbox', text: 'Inbox' });
   if (can(actor, 'moderate')) items.push({ href: '/moderation', text: 'Moderation' });
   return items;
 }

@@ -13,6 +13,8 @@ import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } 
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_607);
 const DRAFT_JARS = 4;
+/** Requests in flight at once (within a batch, see below). */
+const BATCH = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Seeded pseudo-random numbers (mulberry32): the same seed sends the same requests.
@@ -412,7 +414,7 @@ function formBody(fields: Record<string, string>, csrf: string | undefined): str
   const pairs: Array<[string, string]> = [];
   if (csrf !== undefined) {
     const where = weighted<'body' | 'none' | 'wrong' | 'twice'>([
-      [8, 'body'],
+      [16, 'body'],
       [1, 'none'],
       [1, 'wrong'],
       [1, 'twice'],
@@ -449,6 +451,7 @@ interface Spec {
 interface Failure {
   kind: string;
   why: string;
+  code: string;
   method: string;
   url: string;
   headers: string;
@@ -459,8 +462,8 @@ interface Failure {
 
 const excerpt = (v: string | Buffer | undefined, n = 240) => {
   if (v === undefined) return '';
-  const s = Buffer.isBuffer(v) ? `<${v.length} bytes> ${v.subarray(0, n).toString('hex')}` : v.length > n ? `${v.slice(0, n)}… (${v.length} chars)` : v;
-  return JSON.stringify(s);
+  if (Buffer.isBuffer(v)) return `<${v.length} bytes, hex> ${v.subarray(0, n).toString('hex')}`;
+  return v.length > n ? `${v.slice(0, n)}… (${v.length} chars)` : v;
 };
 
 let t: TestApp;
@@ -692,25 +695,50 @@ describe(`fuzzing every route on ${TEST_DB}`, () => {
     const storiesBefore = await countStories();
     const started = Date.now();
 
-    try {
-      for (let i = 0; i < REQUESTS; i++) {
-        const spec = generate();
-        const draftBefore = spec.jar?.get('cv_draft');
-        let res: Awaited<ReturnType<typeof t.app.inject>>;
-        const record = (why: string, status: number, response: string) =>
-          failures.push({ kind: spec.kind, why, method: spec.method, url: spec.url.length > 300 ? `${spec.url.slice(0, 300)}… (${spec.url.length} chars)` : spec.url, headers: excerpt(JSON.stringify(spec.headers), 600), body: excerpt(spec.payload), status, response: excerpt(response, 400) });
-        try {
-          res = await t.app.inject({ method: spec.method as 'GET', url: spec.url, headers: spec.headers, ...(spec.payload !== undefined ? { payload: spec.payload } : {}) });
-        } catch (err) {
-          record(`inject threw: ${(err as Error).stack ?? String(err)}`, 0, '');
-          continue;
-        }
-        const key = `${spec.kind} ${res.statusCode}`;
-        statuses.set(key, (statuses.get(key) ?? 0) + 1);
-        spec.jar?.take(res);
+    type Reply = Awaited<ReturnType<typeof t.app.inject>>;
+    const send = async (spec: Spec): Promise<Reply | Error> => {
+      try {
+        return await t.app.inject({ method: spec.method as 'GET', url: spec.url, headers: spec.headers, ...(spec.payload !== undefined ? { payload: spec.payload } : {}) });
+      } catch (err) {
+        return err as Error;
+      }
+    };
 
-        if (res.statusCode >= 500) record('5xx', res.statusCode, res.body);
-        else if (pathOf(spec.url).startsWith('/api/') && res.statusCode >= 400 && spec.method !== 'HEAD') {
+    try {
+      for (let done = 0; done < REQUESTS; ) {
+        // A batch is generated first (so the run does not depend on timing), then sent in lanes:
+        // requests sharing a cookie jar or an Idempotency-Key go one after another, the rest at once.
+        const batch = Array.from({ length: Math.min(BATCH, REQUESTS - done) }, () => {
+          const spec = generate();
+          return { spec, draftBefore: spec.jar?.get('cv_draft') };
+        });
+        const lanes = new Map<unknown, Array<(typeof batch)[number]>>();
+        batch.forEach((item, k) => {
+          const idem = item.spec.headers['idempotency-key'];
+          const lane = item.spec.jar ?? (typeof idem === 'string' ? `idem:${idem}` : k);
+          lanes.set(lane, [...(lanes.get(lane) ?? []), item]);
+        });
+        const replies = new Map<Spec, Reply | Error>();
+        await Promise.all(
+          [...lanes.values()].map(async (lane) => {
+            for (const { spec } of lane) {
+              const res = await send(spec);
+              if (!(res instanceof Error)) spec.jar?.take(res);
+              replies.set(spec, res);
+            }
+          }),
+        );
+
+        for (const { spec, draftBefore } of batch) {
+          const res = replies.get(spec)!;
+          const record = (why: string, status: number, response: string, code = '') =>
+            failures.push({ kind: spec.kind, why, code, method: spec.method, url: excerpt(spec.url, 300), headers: excerpt(JSON.stringify(spec.headers), 600), body: excerpt(spec.payload), status, response: excerpt(response, 400) });
+          if (res instanceof Error) {
+            record(`inject threw: ${res.stack ?? String(res)}`, 0, '');
+            continue;
+          }
+          const key = `${spec.kind} ${res.statusCode}`;
+          statuses.set(key, (statuses.get(key) ?? 0) + 1);
           let body: unknown;
           try {
             body = JSON.parse(res.body);
@@ -718,25 +746,32 @@ describe(`fuzzing every route on ${TEST_DB}`, () => {
             body = undefined;
           }
           const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-          if (!String(res.headers['content-type'] ?? '').startsWith('application/json') || typeof error?.code !== 'string' || typeof error.message !== 'string') record('4xx on /api/ without {error:{code,message}}', res.statusCode, res.body);
+          const code = typeof error?.code === 'string' ? error.code : '';
+
+          if (res.statusCode >= 500) record('5xx', res.statusCode, res.body, code);
+          else if (pathOf(spec.url).startsWith('/api/') && res.statusCode >= 400 && spec.method !== 'HEAD') {
+            if (!String(res.headers['content-type'] ?? '').startsWith('application/json') || typeof error?.code !== 'string' || typeof error.message !== 'string') record('4xx on /api/ without {error:{code,message}}', res.statusCode, res.body, code);
+          }
+
+          if (spec.kind === 'stories.post' && res.statusCode === 201) {
+            const id = (body as { id: string }).id;
+            created.add(id);
+            if (!storyIds.includes(id)) storyIds.push(id);
+          }
+          if (spec.kind === 'stories.post' && spec.validStory && spec.headers['content-type'] === 'application/json' && spec.payload !== undefined && !spec.headers['content-length'] && !spec.headers['transfer-encoding'] && !spec.headers['content-encoding']) {
+            const auth = spec.headers.authorization;
+            const idem = spec.headers['idempotency-key'];
+            const goodIdem = idem === undefined || (typeof idem === 'string' && /^[\w-]{8,100}$/.test(idem));
+            if ((auth === undefined || auth === `Bearer ${keys.moderator}`) && goodIdem && res.statusCode !== 201) record('a valid story was refused', res.statusCode, res.body, code);
+          }
+          if (spec.kind === 'form.tell-check' && draftBefore && res.statusCode === 303 && res.headers.location === '/tell/done') sentDrafts.add(draftBefore);
         }
 
-        if (spec.kind === 'stories.post' && res.statusCode === 201) {
-          const id = res.json<{ id: string }>().id;
-          created.add(id);
-          if (!storyIds.includes(id)) storyIds.push(id);
-        }
-        if (spec.kind === 'stories.post' && spec.validStory && spec.headers['content-type'] === 'application/json' && spec.payload !== undefined && !spec.headers['content-length'] && !spec.headers['transfer-encoding'] && !spec.headers['content-encoding']) {
-          const auth = spec.headers.authorization;
-          const idem = spec.headers['idempotency-key'];
-          const goodIdem = idem === undefined || (typeof idem === 'string' && /^[\w-]{8,100}$/.test(idem));
-          if ((auth === undefined || auth === `Bearer ${keys.moderator}`) && goodIdem && res.statusCode !== 201) record('a valid story was refused', res.statusCode, res.body);
-        }
-        if (spec.kind === 'form.tell-check' && draftBefore && res.statusCode === 303 && res.headers.location === '/tell/done') sentDrafts.add(draftBefore);
-
-        if (i % 1_000 === 999) {
+        const before = done;
+        done += batch.length;
+        if (Math.floor(done / 1_000) > Math.floor(before / 1_000)) {
           const health = await t.app.inject({ url: '/healthz' });
-          if (health.statusCode !== 200) record(`healthz after ${i + 1} requests`, health.statusCode, health.body);
+          if (health.statusCode !== 200) failures.push({ kind: 'healthz', why: `healthz after ${done} requests`, code: '', method: 'GET', url: '/healthz', headers: '', body: '', status: health.statusCode, response: health.body });
         }
       }
     } finally {
@@ -751,13 +786,7 @@ describe(`fuzzing every route on ${TEST_DB}`, () => {
     // Group failures so a systematic bug is one line, with a few examples each.
     const groups = new Map<string, { count: number; examples: Failure[] }>();
     for (const f of failures) {
-      let code = '';
-      try {
-        code = (JSON.parse(JSON.parse(f.response) as string) as { error?: { code?: string } }).error?.code ?? '';
-      } catch {
-        /* not JSON */
-      }
-      const g = `${f.kind} ${f.why.split('\n')[0]} ${f.status} ${code}`;
+      const g = `${f.kind} ${f.why.split('\n')[0]} ${f.status} ${f.code}`.trim();
       const entry = groups.get(g) ?? { count: 0, examples: [] };
       entry.count++;
       if (entry.examples.length < 3) entry.examples.push(f);

@@ -56,7 +56,7 @@ export async function createOrganisation(
   const t = now();
   await trx
     .insertInto('organisations')
-    .values({ id: orgId, ods_code: o.odsCode, name: o.name, kind: o.kind, review_window_hours: o.reviewWindowHours ?? 0, created_at: t })
+    .values({ id: orgId, ods_code: o.odsCode, name: o.name, kind: o.kind, review_window_hours: o.reviewWindowHours ?? 0, target_days_critical: 1, target_days_other: 5, created_at: t })
     .execute();
   await trx
     .insertInto('services')

@@ -287,11 +287,40 @@ const responses: Up = async (db) => {
   await db.schema.createIndex('responses_queue').on('responses').columns(['moderation', 'created_at']).execute();
 };
 
+const handling: Up = async (db) => {
+  // How each organisation named by a story handles it: read, owner (the fixer), due date.
+  await db.schema
+    .createTable('story_handling')
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('read_at', 'text')
+    .addColumn('read_by', 'text', (c) => c.references('users.id'))
+    .addColumn('assignee_id', 'text', (c) => c.references('users.id'))
+    .addColumn('assigned_at', 'text')
+    .addColumn('due_at', 'text')
+    .addPrimaryKeyConstraint('story_handling_pk', ['story_id', 'org_id'])
+    .execute();
+  await db.schema.createIndex('story_handling_assignee').on('story_handling').columns(['assignee_id', 'due_at']).execute();
+  await db.schema
+    .createTable('story_notes')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('author_id', 'text', (c) => c.notNull().references('users.id'))
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('story_notes_story').on('story_notes').columns(['story_id', 'org_id']).execute();
+  await db.schema.alterTable('organisations').addColumn('target_days_critical', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema.alterTable('organisations').addColumn('target_days_other', 'integer', (c) => c.notNull().defaultTo(5)).execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
   ['0003_theme_corrections', themeCorrections],
   ['0004_responses', responses],
+  ['0005_handling', handling],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

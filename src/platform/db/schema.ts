@@ -10,6 +10,9 @@ export interface OrganisationTable {
   name: string;
   kind: string;
   review_window_hours: number;
+  /** Response targets in working days: for criticality 4-5, and for the rest. */
+  target_days_critical: number;
+  target_days_other: number;
   created_at: string;
 }
 
@@ -216,7 +219,28 @@ export interface ResponseTable {
   updated_at: string;
 }
 
+export interface StoryHandlingTable {
+  story_id: string;
+  org_id: string;
+  read_at: string | null;
+  read_by: string | null;
+  assignee_id: string | null;
+  assigned_at: string | null;
+  due_at: string | null;
+}
+
+export interface StoryNoteTable {
+  id: string;
+  story_id: string;
+  org_id: string;
+  author_id: string;
+  body: string;
+  created_at: string;
+}
+
 export interface Database {
+  story_handling: StoryHandlingTable;
+  story_notes: StoryNoteTable;
   responses: ResponseTable;
   theme_corrections: ThemeCorrectionTable;
   stories: StoryTable;
