@@ -29,6 +29,22 @@ describe(`the demo on ${TEST_DB}`, () => {
     expect(queue.some((q) => q.findings.some((f) => f.type === 'nhs_number'))).toBe(true);
   });
 
+  it('has responses, changes and handling, so the measures look like a real organisation\'s', async () => {
+    const m = (await t.app.inject({ url: '/api/v1/measures?org=RR8' })).json();
+    expect(m.counts.stories).toBeGreaterThan(50);
+    expect(m.responseRate).toBeGreaterThan(0.5);
+    expect(m.responseRate).toBeLessThan(1);
+    expect(m.medianHoursToFirstResponse).toBeGreaterThan(0);
+    expect(m.readRate).toBeGreaterThan(m.responseRate);
+    expect(m.changesMade).toBeGreaterThan(0);
+    const none = (await t.app.inject({ url: '/api/v1/measures?org=B86903' })).json();
+    expect(none.responseRate).toBe(0);
+    const withChange = await t.handle.db.selectFrom('stories').select('id').where('progress', '=', 'change_made').limit(1).executeTakeFirstOrThrow();
+    const story = (await t.app.inject({ url: `/api/v1/stories/${withChange.id}` })).json();
+    expect(story.responses[0].change).toBe('made');
+    expect(story.responses[0].changeDescription.length).toBeGreaterThan(20);
+  });
+
   it('shows demo stories on service pages and in search', async () => {
     const page = await t.app.inject({ url: '/services/RR8', headers: { accept: 'text/html' } });
     expect(page.body).toContain('Recent stories');

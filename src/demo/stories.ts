@@ -54,6 +54,26 @@ const GOOD_BY_LABEL: Record<string, string> = {
   Dignity: 'Privacy and dignity respected',
 };
 
+const POSITIVE_REPLIES = [
+  'Thank you so much for taking the time to tell us about your experience with {service}. I have shared your kind words with the whole team, who were delighted to read them.',
+  'Thank you for your lovely feedback. It means a great deal to the staff of {service} to know they made a difference, and I have passed your story on to them.',
+  'We are so pleased to hear about your experience. I have shared your story at our team meeting so that everyone at {service} can see what you said.',
+];
+const NEGATIVE_REPLIES = [
+  'Thank you for telling us about your experience with {service}, and I am sorry it fell short of what you should expect. I have shared your story with the team and we are looking at what we can do differently.',
+  'I am sorry to read about your experience. This is not the standard we aim for at {service}. If you would like to talk it through, please contact our patient experience team, quoting your story reference.',
+  'Thank you for raising this. I have discussed your story with the ward manager and the matron for {service}, and we want to put this right.',
+];
+const CHANGES: Record<string, string[]> = {
+  Access: ['We have added an extra clinic session on Tuesday evenings to bring waiting times down.', 'Patients now get a text message with their expected waiting time when they arrive.'],
+  Communication: ['Every patient now gets a written summary of their plan before they leave, and staff have had refresher training on explaining next steps.', 'We now phone patients the day before their appointment to confirm the time and what to bring.'],
+  'Environment/ facilities': ['The toilets are now checked and cleaned every two hours, with a signed log on the door.', 'We have replaced the broken chairs in the waiting area and added a water fountain.'],
+  Staff: ['All reception staff have completed customer care training, and we have added a second receptionist at busy times.', 'We have changed the handover so that a named nurse introduces themselves to every patient at the start of each shift.'],
+  'Care received': ['Pain scores are now checked and recorded every two hours overnight.', 'We have introduced a checklist so that medication is reviewed before every discharge.'],
+  Dignity: ['Curtains are now always drawn for personal care, and we have bought privacy screens for the bays.'],
+  default: ['We have changed how the team works as a result of this story, and will check in three months that the change has stuck.', 'We now review every story like this at our weekly team meeting and agree one action to take.'],
+};
+
 const PSEUDONYMS = ['Grateful patient', 'A carer', 'Worried daughter', 'Leeds patient', 'Anonymous', 'Proud mum', 'Frequent visitor', 'A relative', 'First-time patient', 'Regular at the clinic'];
 const ROLES = ['patient', 'patient', 'patient', 'carer', 'relative', 'relative', 'other'];
 
@@ -117,10 +137,61 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
       themes,
       sentiment,
       service: serviceFor(c),
+      negative,
+      label,
       submitted: new Date(submittedMs).toISOString(),
       published: new Date(publishedMs).toISOString(),
     };
   });
+
+  // Responses, changes and handling, so the inbox, the measures and the library look lived-in.
+  const responders = new Map(
+    (await db.selectFrom('memberships').innerJoin('users', 'users.id', 'memberships.user_id').select(['memberships.org_id', 'users.id']).where('memberships.role', '=', 'responder').execute()).map((m) => [m.org_id, m.id]),
+  );
+  const serviceNames = new Map((await db.selectFrom('services').select(['id', 'name']).execute()).map((s) => [s.id, s.name]));
+  type DemoResponse = { id: string; story_id: string; org_id: string; author_id: string; body: string; change: 'planned' | 'made' | null; change_description: string | null; change_status: 'accepted' | null; moderation: 'published'; moderation_reason: null; created_at: string; edit_until: string; published_at: string; updated_at: string };
+  const responses: DemoResponse[] = [];
+  const handling: Array<{ story_id: string; org_id: string; read_at: string | null; read_by: string | null; assignee_id: string | null; assigned_at: string | null; due_at: string | null }> = [];
+  const progress = new Map<string, 'unheard' | 'heard' | 'responded' | 'change_planned' | 'change_made'>();
+  for (const r of rows) {
+    const responder = responders.get(r.service.org_id);
+    const published = Date.parse(r.published);
+    const ageHours = (nowMs - published) / 3_600_000;
+    if (!responder) continue;
+    const read = random() < 0.9 || ageHours > 72;
+    if (!read && ageHours < 72) continue;
+    const readAt = new Date(published + Math.min(ageHours * 0.5, 2 + random() * 30) * 3_600_000).toISOString();
+    progress.set(r.id, 'heard');
+    const answered = ageHours > 6 && random() < 0.78;
+    const dueDays = r.criticality >= 4 ? 1 : 5;
+    handling.push({ story_id: r.id, org_id: r.service.org_id, read_at: readAt, read_by: responder, assignee_id: answered || random() < 0.4 ? responder : null, assigned_at: readAt, due_at: new Date(published + dueDays * 1.4 * 86_400_000).toISOString() });
+    if (!answered) continue;
+    // Time to first response: mostly within two days, with a long tail.
+    const hours = Math.min(ageHours - 1, 1 + random() * random() * 160);
+    const at = new Date(published + hours * 3_600_000).toISOString();
+    const claim = r.negative && random() < 0.35 ? (random() < 0.55 ? 'made' : 'planned') : null;
+    const change = claim ? CHANGES[r.label] ?? CHANGES.default! : null;
+    const service = serviceNames.get(r.service.id) ?? 'the team';
+    responses.push({
+      id: newId(),
+      story_id: r.id,
+      org_id: r.service.org_id,
+      author_id: responder,
+      body: r.negative
+        ? pick(NEGATIVE_REPLIES).replace('{service}', service)
+        : pick(POSITIVE_REPLIES).replace('{service}', service),
+      change: claim,
+      change_description: change ? pick(change) : null,
+      change_status: claim ? 'accepted' : null,
+      moderation: 'published',
+      moderation_reason: null,
+      created_at: at,
+      edit_until: at,
+      published_at: at,
+      updated_at: at,
+    });
+    progress.set(r.id, claim === 'made' ? 'change_made' : claim === 'planned' ? 'change_planned' : 'responded');
+  }
 
   const BATCH = 200;
   await db.transaction().execute(async (trx) => {
@@ -148,7 +219,7 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
             safeguarding: '[]',
             suggested_criticality: r.criticality,
             criticality: r.criticality,
-            progress: 'unheard' as const,
+            progress: progress.get(r.id) ?? ('unheard' as const),
             experienced_count: Math.floor(random() * random() * 12),
             sentiment: r.sentiment,
             themes: JSON.stringify(r.themes),
@@ -168,6 +239,14 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
       await trx
         .insertInto('events')
         .values(batch.map((r) => ({ type: 'story.published', org_id: r.service.org_id, subject: r.id, actor_id: null, data: JSON.stringify({ ref: r.ref, title: r.title, criticality: r.criticality, demo: true }), created_at: r.published })))
+        .execute();
+    }
+    for (let i = 0; i < responses.length; i += BATCH) await trx.insertInto('responses').values(responses.slice(i, i + BATCH)).execute();
+    for (let i = 0; i < handling.length; i += BATCH) await trx.insertInto('story_handling').values(handling.slice(i, i + BATCH)).execute();
+    for (let i = 0; i < responses.length; i += BATCH) {
+      await trx
+        .insertInto('events')
+        .values(responses.slice(i, i + BATCH).map((x) => ({ type: 'response.published', org_id: x.org_id, subject: x.story_id, actor_id: x.author_id, data: JSON.stringify({ response: x.id, change: x.change, demo: true }), created_at: x.published_at })))
         .execute();
     }
   });
