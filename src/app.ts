@@ -23,6 +23,7 @@ import { staffStoryRoutes } from './stories/staff-routes.ts';
 import { organisationAdminRoutes } from './directory/admin-routes.ts';
 import { responseRoutes } from './responses/routes.ts';
 import { inboxRoutes } from './responses/inbox-routes.ts';
+import { insightRoutes } from './insights/routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -183,6 +184,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(organisationAdminRoutes(ctx));
   await app.register(responseRoutes(ctx));
   await app.register(inboxRoutes(ctx));
+  await app.register(insightRoutes(ctx));
 
   return app;
 }
@@ -219,6 +221,7 @@ function navigationFor(actor: Actor | null) {
     { href: '/tell', text: 'Tell your story' },
     { href: '/stories', text: 'Read stories' },
     { href: '/services', text: 'Find a service' },
+    { href: '/library', text: 'Changes made' },
   ];
   if (actor) items.push({ href: '/staff', text: 'Staff home' });
   if (actor && actor.orgRoles.size > 0) items.push({ href: '/staff/inbox', text: 'Inbox' });

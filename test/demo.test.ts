@@ -54,3 +54,21 @@ describe(`the demo on ${TEST_DB}`, () => {
     expect(search.items.every((s: { body: string; title: string }) => /park/i.test(s.body + s.title))).toBe(true);
   });
 });
+
+describe(`improvement library on ${TEST_DB}`, () => {
+  it('lists checked changes across organisations, searchable by words, theme and kind of service', async () => {
+    const all = (await t.app.inject({ url: '/api/v1/library' })).json();
+    expect(all.items.length).toBeGreaterThan(3);
+    expect(new Set(all.items.map((e: { organisation: string }) => e.organisation)).size).toBeGreaterThan(1);
+    const word = all.items[0].description.split(' ').find((w: string) => w.length > 6).toLowerCase().replace(/[^a-z]/g, '');
+    const byWord = (await t.app.inject({ url: `/api/v1/library?q=${word}` })).json();
+    expect(byWord.items.length).toBeGreaterThan(0);
+    expect(byWord.items.every((e: { description: string }) => e.description.toLowerCase().includes(word))).toBe(true);
+    const wards = (await t.app.inject({ url: '/api/v1/library?kind=ward' })).json();
+    expect(wards.items.every((e: { serviceKind: string }) => e.serviceKind === 'ward')).toBe(true);
+    expect((await t.app.inject({ url: '/api/v1/library?q=zzzyyyxxx' })).json().items).toEqual([]);
+    const page = await t.app.inject({ url: '/library', headers: { accept: 'text/html' } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Change made');
+  });
+});
