@@ -1,0 +1,111 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../src/demo/seed.ts';
+import { freshDatabase, type TestDatabase } from '../test/helpers.ts';
+import { startServer } from '../test/server.ts';
+import { launchChromium, openPage } from './browser.ts';
+
+let browser: Browser;
+let server: Awaited<ReturnType<typeof startServer>>;
+let database: TestDatabase;
+let smtp: SMTPServer;
+const inbox: Array<{ to: string[]; raw: string }> = [];
+
+beforeAll(async () => {
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, session, done) {
+      let raw = '';
+      stream.on('data', (d: Buffer) => (raw += d.toString()));
+      stream.on('end', () => {
+        inbox.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: raw.replace(/=\r?\n/g, '') });
+        done();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  database = await freshDatabase();
+  server = await startServer({ DATABASE_URL: database.url, STORY_RATE_LIMIT: '0', SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}` }, ['--demo']);
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  server?.child.kill('SIGTERM');
+  await server?.exited;
+  await database?.drop();
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+async function signIn(page: Page, email: string, next: string) {
+  await page.goto(`${server.url}/sign-in?next=${encodeURIComponent(next)}`);
+  await page.fill('#email', email);
+  await page.fill('#password', DEMO_PASSWORD);
+  await page.click('main button:has-text("Sign in")');
+  await page.waitForURL(new RegExp(`${next.replace(/[?]/g, '\\?')}$`));
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('hear, answer and change in Chromium', () => {
+  it('a responder takes a new story, answers it with a change; a moderator checks both; the public sees "change made"', async () => {
+    const title = 'Toilets on Ward 12 not cleaned overnight';
+    // A patient tells the story through the API, with an email, and a moderator publishes it.
+    const told = await (await fetch(`${server.url}/api/v1/stories`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title, body: 'The toilets on Ward 12 were not cleaned all night and there was no soap. Staff were kind but very busy.', services: ['RR813-W12'], authorRole: 'patient', email: 'patient@example.org', rating: 4 }) })).json() as { id: string };
+    const moderator = await openPage(browser);
+    await signIn(moderator, 'moderator@demo.carevoice', '/moderation');
+    await moderator.click(`text=${title}`);
+    await moderator.check('#criticality-2');
+    await moderator.click('button:has-text("Publish story")');
+    await moderator.waitForURL(/\/moderation\?done=/);
+    const before = await (await fetch(`${server.url}/api/v1/measures?service=RR813-W12`)).json() as { counts: { responded: number }; changesMade: number };
+
+    const responder = await openPage(browser);
+    await signIn(responder, 'responder@demo.carevoice', '/staff/inbox');
+    await responder.goto(`${server.url}/staff/inbox?unanswered=1&service=RR813-W12`);
+    await responder.click(`text=${title}`);
+    await responder.click('button:has-text("Take this story")');
+    await expect(responder.locator('main').textContent()).resolves.toContain('Owner: Rachel Responder');
+    await responder.click('text=Respond in public on the story page');
+    await responder.fill('#response-body', 'Thank you for telling us, and I am sorry. I have spoken to the domestic team and the ward manager.');
+    await responder.check('#change-made');
+    await responder.fill('#changeDescription', 'Toilets on Ward 12 are now checked and cleaned every two hours overnight, with a signed log on the door.');
+    await responder.click('button:has-text("Send response")');
+    // The demo responder has more than 10 published responses, so the answer goes out at once; the
+    // change claim still waits for a moderator and does not show until it is checked.
+    const answered = await responder.locator('main').textContent();
+    expect(answered).toContain('Your response is published.');
+    expect(answered).toContain('Response from Rachel Responder');
+    expect(answered).not.toContain('Change made:');
+
+    await moderator.goto(`${server.url}/moderation/responses`);
+    await expect(moderator.locator('main').textContent()).resolves.toContain('every two hours overnight');
+    await moderator.click('button:has-text("Accept the change claim")');
+    await moderator.waitForURL(/\/moderation\/responses$/);
+
+    const reader = await openPage(browser, { javaScriptEnabled: false });
+    await reader.goto(`${server.url}/stories/${told.id}`);
+    const text = await reader.locator('main').textContent();
+    expect(text).toContain('Response from Rachel Responder');
+    expect(text).toContain('Change made:');
+    expect(text).toContain('every two hours overnight');
+    expect(text).toMatch(/✓ Change made/);
+
+    const mail = await until(async () => inbox.find((m) => m.to.includes('patient@example.org') && m.raw.includes('A response to your story')));
+    expect(mail.raw).toContain(`/stories/${told.id}`);
+    const after = await (await fetch(`${server.url}/api/v1/measures?service=RR813-W12`)).json() as { counts: { responded: number }; changesMade: number };
+    expect(after.counts.responded).toBe(before.counts.responded + 1);
+    expect(after.changesMade).toBe(before.changesMade + 1);
+    await Promise.all([moderator.done(), responder.done(), reader.done()]);
+  });
+});
