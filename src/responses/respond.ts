@@ -82,15 +82,16 @@ export async function respondToStory(
   handle: DbHandle,
   o: { storyId: string; actor: Actor; input: unknown; publicUrl: string },
 ): Promise<{ id: string; moderation: 'pending' | 'published' }> {
-  const parsed = ResponseInput.safeParse(o.input ?? {});
-  if (!parsed.success) throw invalid(parsed.error);
-  const input = parsed.data;
   return handle.db.transaction().execute(async (trx) => {
+    // Who may respond is checked before what they wrote: a refusal says nothing about the input.
     const story = await trx.selectFrom('stories').select(['id', 'moderation', 'criticality']).where('id', '=', o.storyId).executeTakeFirst();
     if (!story || story.moderation !== 'published') throw notFound('story', 'story_not_found');
     const named = await trx.selectFrom('story_services').innerJoin('organisations', 'organisations.id', 'story_services.org_id').select(['organisations.id', 'organisations.ods_code']).where('story_id', '=', o.storyId).execute();
     const mine = named.filter((n) => can(o.actor, 'respond', { orgIds: [n.id] }));
     if (mine.length === 0) throw forbidden('Only responders of an organisation this story names can respond to it.');
+    const parsed = ResponseInput.safeParse(o.input ?? {});
+    if (!parsed.success) throw invalid(parsed.error);
+    const input = parsed.data;
     const org = input.org ? mine.find((m) => m.ods_code === input.org) : mine[0];
     if (!org) throw forbidden(`You cannot respond for ${input.org}.`);
     const published = await trx.selectFrom('responses').select((eb) => eb.fn.countAll().as('n')).where('author_id', '=', o.actor.userId).where('moderation', '=', 'published').executeTakeFirstOrThrow();
