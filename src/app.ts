@@ -95,6 +95,15 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(fastifyStatic, { root: path.join(NHSUK_DIR, 'nhsuk'), prefix: '/assets/', maxAge: '1d', decorateReply: false });
   await app.register(fastifyStatic, { root: path.join(ROOT_DIR, 'public'), prefix: '/static/', maxAge: '1h', decorateReply: false });
 
+  // NUL characters are refused everywhere: PostgreSQL cannot store them in text, and no story,
+  // code or search needs one. Checking here keeps the two databases behaving the same.
+  app.addHook('onRequest', async (req) => {
+    if (/%00|\u0000/.test(req.url)) throw new AppError('invalid_characters', 400, 'The address contains a NUL character.');
+  });
+  app.addHook('preValidation', async (req) => {
+    if (req.body !== undefined && req.body !== null && hasNul(req.body)) throw new AppError('invalid_characters', 400, 'The request contains a NUL character.');
+  });
+
   app.addHook('onRequest', async (req) => {
     const auth = req.headers.authorization;
     if (auth !== undefined) {
@@ -214,6 +223,23 @@ export function describeError(err: Error & { statusCode?: number; code?: string;
 
 function isDatabaseUnavailable(err: Error & { code?: string }): boolean {
   return ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08006', '08001', 'SQLITE_BUSY'].includes(err.code ?? '') || /Connection terminated|timeout exceeded when trying to connect/i.test(err.message);
+}
+
+/** True when any string (or key) in a parsed body holds a NUL; iterative, so deep nesting cannot overflow. */
+export function hasNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
 }
 
 function navigationFor(actor: Actor | null) {

@@ -14,7 +14,7 @@ const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_607);
 const DRAFT_JARS = 4;
 /** Requests in flight at once (within a batch, see below). */
-const BATCH = 8;
+const BATCH = 16;
 
 // ---------------------------------------------------------------------------------------------
 // Seeded pseudo-random numbers (mulberry32): the same seed sends the same requests.
@@ -137,6 +137,9 @@ const NASTY: readonly string[] = [
   'Waiting times',
 ];
 
+/** Keys every plain object inherits: a lookup table indexed by user input must not find them. */
+const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', '__lookupGetter__'] as const;
+
 const LONG_LENGTHS = [65, 101, 121, 201, 301, 1_000, 20_001, 100_000, 400_000] as const;
 const longCache = new Map<number, string>();
 const long = (n: number) => {
@@ -168,6 +171,7 @@ function randomUnicode(): string {
 function nastyString(): string {
   return weighted<() => string>([
     [6, () => pick(NASTY)],
+    [1, () => pick(PROTO_KEYS)],
     [2, randomUnicode],
     [1, () => long(pick(LONG_LENGTHS))],
     [1, () => `${pick(NASTY)}${pick(NASTY)}${randomUnicode()}`],
@@ -558,7 +562,7 @@ function apiGet(kind: string, url: string): Spec {
 
 function formPost(kind: string, url: string, fields: Record<string, string>, jar: CookieJar | undefined, csrf: string | undefined): Spec {
   const headers: Record<string, string | string[]> = {};
-  if (jar && chance(0.93)) headers.cookie = jar.header();
+  if (jar && chance(0.95)) headers.cookie = jar.header();
   if (chance(0.6)) headers.accept = 'text/html';
   let payload: string | Buffer;
   if (chance(0.8)) {
@@ -591,7 +595,7 @@ function generate(): Spec {
     [2, 'form.sign-in'],
     [5, 'form.tell-services'],
     [5, 'form.tell-story'],
-    [1, 'form.tell-about'],
+    [2, 'form.tell-about'],
     [3, 'form.tell-check'],
     [5, 'form.moderation-decision'],
   ] as const);
@@ -623,7 +627,7 @@ function generate(): Spec {
       return apiGet(kind, `/api/v1/moderation/queue${chance(0.5) ? `?cursor=${cursorValue()}${chance(0.3) ? `&limit=${queryValue('limit')}` : ''}` : queryString()}`);
     case 'moderation.decision': {
       const body = weighted<() => string | Buffer>([
-        [4, () => JSON.stringify({ action: pick(['publish', 'reject']), ...(chance(0.5) ? { criticality: chance(0.5) ? int(6) : nastyValue() } : {}), ...(chance(0.4) ? { reason: chance(0.5) ? pick(['advert', 'abuse', 'duplicate']) : nastyValue() } : {}), ...(chance(0.3) ? { title: nastyValue() } : {}), ...(chance(0.3) ? { body: chance(0.5) ? `Edited by the moderator ${nastyString()} with enough text.` : nastyValue() } : {}) })],
+        [4, () => JSON.stringify({ action: pick(['publish', 'reject']), ...(chance(0.5) ? { criticality: chance(0.5) ? int(6) : nastyValue() } : {}), ...(chance(0.5) ? { reason: weighted<() => unknown>([[2, () => pick(['advert', 'abuse', 'duplicate'])], [1, () => pick(PROTO_KEYS)], [2, () => nastyValue()]])() } : {}), ...(chance(0.3) ? { title: nastyValue() } : {}), ...(chance(0.3) ? { body: chance(0.5) ? `Edited by the moderator ${nastyString()} with enough text.` : nastyValue() } : {}) })],
         [3, () => genericJson(['action', 'criticality', 'title', 'body', 'reason'])],
       ])();
       return jsonPost(kind, `/api/v1/moderation/stories/${pathSegment(storyIds)}/decision`, body, true);
@@ -649,7 +653,7 @@ function generate(): Spec {
     }
     case 'form.tell-story': {
       const d = pick(drafts);
-      const fields: Record<string, string> = chance(0.3)
+      const fields: Record<string, string> = chance(0.4)
         ? { title: 'A fine title for my story', body: 'Everything went well and the nurses were kind to us all.' }
         : { title: nastyString().slice(0, 200), body: nastyString() };
       if (chance(0.1)) fields.website = 'http://spam.example';
@@ -657,14 +661,14 @@ function generate(): Spec {
     }
     case 'form.tell-about': {
       const d = pick(drafts);
-      return formPost(kind, '/tell/about', { authorRole: chance(0.6) ? pick(ROLES) : nastyString().slice(0, 50), pseudonym: chance(0.5) ? '' : nastyString().slice(0, 60), email: chance(0.5) ? '' : nastyString().slice(0, 300) }, d.jar, d.csrf);
+      return formPost(kind, '/tell/about', { authorRole: chance(0.8) ? pick(ROLES) : nastyString().slice(0, 50), pseudonym: chance(0.5) ? '' : nastyString().slice(0, 60), email: chance(0.5) ? '' : nastyString().slice(0, 300) }, d.jar, d.csrf);
     }
     case 'form.tell-check': {
       const d = pick(drafts);
       return formPost(kind, '/tell/check', {}, chance(0.9) ? d.jar : undefined, d.csrf);
     }
     case 'form.moderation-decision': {
-      const fields: Record<string, string> = { action: pick(['publish', 'reject', 'nope', '']), criticality: pick(['0', '3', '5', '6', '-1', 'abc', '']), title: chance(0.5) ? 'Moderated title' : nastyString().slice(0, 200), body: chance(0.5) ? 'A moderated body that is long enough to keep.' : nastyString(), reason: pick(['advert', 'other', '', 'made up']), otherReason: nastyString().slice(0, 600) };
+      const fields: Record<string, string> = { action: pick(['publish', 'reject', 'nope', '']), criticality: pick(['0', '3', '5', '6', '-1', 'abc', '']), title: chance(0.5) ? 'Moderated title' : nastyString().slice(0, 200), body: chance(0.5) ? 'A moderated body that is long enough to keep.' : nastyString(), reason: pick(['advert', 'other', '', 'made up', ...PROTO_KEYS]), otherReason: nastyString().slice(0, 600) };
       return formPost(kind, `/moderation/stories/${pathSegment(storyIds)}/decision`, fields, chance(0.9) ? modJar : undefined, chance(0.9) ? modCsrf : undefined);
     }
   }
@@ -794,8 +798,9 @@ describe(`fuzzing every route on ${TEST_DB}`, () => {
     }
     if (groups.size) console.log(`FUZZ FAILURES (seed ${SEED}, ${TEST_DB}):\n${JSON.stringify(Object.fromEntries(groups), null, 2)}`);
 
-    expect(crashes, 'uncaught exceptions or unhandled rejections').toEqual([]);
-    expect([...groups].map(([g, { count }]) => `${g} ×${count}`), 'requests that broke the app (examples above)').toEqual([]);
+    // Soft, so the checks below still run and report when some requests broke the app.
+    expect.soft(crashes, 'uncaught exceptions or unhandled rejections').toEqual([]);
+    expect.soft([...groups].map(([g, { count }]) => `${g} ×${count}`), 'requests that broke the app (examples above)').toEqual([]);
 
     const health = await t.app.inject({ url: '/healthz' });
     expect(health.statusCode).toBe(200);

@@ -92,3 +92,60 @@ describe(`responses and change claims on ${TEST_DB}`, () => {
     expect(slow.json().moderation).toBe('pending');
   });
 });
+
+describe(`helpful marks, the edit window, reminders and templates on ${TEST_DB}`, () => {
+  it('counts "helpful" once per person, lets the author edit for 30 minutes only, and asks for an update 4 weeks after a planned change', async () => {
+    const id = await publishedStory('Noise at night on Ward 7');
+    const sent = (await t.app.inject({ method: 'POST', url: `/api/v1/stories/${id}/responses`, payload: { body: 'We are sorry about the noise and are looking at it.', change: 'planned', changeDescription: 'We will fit soft-close bins and dim the ward lights at 11pm from next month.' }, headers: auth('responder') })).json();
+    // Editing: only the author, only within the window.
+    expect((await t.app.inject({ method: 'PATCH', url: `/api/v1/responses/${sent.id}`, payload: { body: 'Someone else editing this response.' }, headers: auth('leader') })).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'PATCH', url: `/api/v1/responses/${sent.id}`, payload: { body: 'We are sorry about the noise at night and are looking at it now.' }, headers: auth('responder') })).statusCode).toBe(200);
+    await t.handle.db.updateTable('responses').set({ edit_until: new Date(Date.now() - 1000).toISOString() }).where('id', '=', sent.id).execute();
+    const late = await t.app.inject({ method: 'PATCH', url: `/api/v1/responses/${sent.id}`, payload: { body: 'Too late to change this response now.' }, headers: auth('responder') });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().error.code).toBe('edit_window_closed');
+    await t.app.inject({ method: 'POST', url: `/api/v1/moderation/responses/${sent.id}/decision`, payload: { action: 'publish' }, headers: auth('moderator') });
+    const story = (await t.app.inject({ url: `/api/v1/stories/${id}` })).json();
+    expect(story.progress).toBe('change_planned');
+    expect(story.responses[0].body).toContain('at night');
+
+    // Helpful: once per visitor.
+    const { CookieJar, submitForm } = await import('./helpers.ts');
+    const jar = new CookieJar();
+    for (let i = 0; i < 2; i++) expect((await submitForm(t.app, jar, `/stories/${id}`, `/responses/${sent.id}/helpful`, {})).statusCode).toBe(303);
+    await submitForm(t.app, new CookieJar(), `/stories/${id}`, `/responses/${sent.id}/helpful`, {});
+    expect((await t.app.inject({ url: `/api/v1/stories/${id}` })).json().responses[0].helpful).toBe(2);
+
+    // The reminder is queued for 4 weeks on; when it falls due the responder is mailed once.
+    const job = await t.handle.db.selectFrom('jobs').select(['run_at']).where('dedupe_key', '=', `reminder:${sent.id}`).executeTakeFirstOrThrow();
+    const days = (Date.parse(job.run_at) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(27.9);
+    expect(days).toBeLessThanOrEqual(28);
+    await t.handle.db.updateTable('jobs').set({ run_at: new Date(Date.now() - 1000).toISOString() }).where('dedupe_key', '=', `reminder:${sent.id}`).execute();
+    const worker = new JobWorker(t.handle, { log: pino({ level: 'silent' }), handlers: jobHandlers(t.handle, t.config) });
+    await worker.drain();
+    await worker.drain();
+    const reminders = await t.handle.db.selectFrom('mail').select(['to_address', 'text_body']).where('subject', 'like', 'Has the planned change been made%').execute();
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0]!.to_address).toBe('responder@demo.carevoice');
+    expect(reminders[0]!.text_body).toContain('soft-close bins');
+  });
+
+  it('lets an organisation admin add response templates that responders start from', async () => {
+    const { CookieJar, submitForm } = await import('./helpers.ts');
+    const { DEMO_PASSWORD } = await import('../src/demo/seed.ts');
+    const admin = new CookieJar();
+    await submitForm(t.app, admin, '/sign-in', '/sign-in', { email: 'trust.admin@demo.carevoice', password: DEMO_PASSWORD });
+    const bad = await submitForm(t.app, admin, '/staff/organisations/RR8', '/staff/organisations/RR8/templates', { name: 'x', body: '' });
+    expect(bad.statusCode).toBe(400);
+    const ok = await submitForm(t.app, admin, '/staff/organisations/RR8', '/staff/organisations/RR8/templates', { name: 'Apology', body: 'Thank you for telling us about your experience, and I am sorry.' });
+    expect(ok.statusCode).toBe(303);
+    const tpl = await t.handle.db.selectFrom('response_templates').select('id').where('name', '=', 'Apology').executeTakeFirstOrThrow();
+    const id = await publishedStory('A story to answer from a template');
+    const responder = new CookieJar();
+    await submitForm(t.app, responder, '/sign-in', '/sign-in', { email: 'responder@demo.carevoice', password: DEMO_PASSWORD });
+    const page = await t.app.inject({ url: `/stories/${id}?template=${tpl.id}`, headers: { accept: 'text/html', cookie: responder.header() } });
+    expect(page.body).toContain('Start from a template');
+    expect(page.body).toMatch(/<textarea[^>]*id="response-body"[^>]*>Thank you for telling us about your experience, and I am sorry.<\/textarea>/);
+  });
+});

@@ -62,7 +62,7 @@ export async function decideStory(
     if (d.action === 'reject') {
       if (!d.reason) throw new AppError('reason_required', 400, 'Give a reason for rejecting the story', { fields: [{ field: 'reason', message: 'Choose or write a reason' }] });
       if (!canMove(story.moderation, 'rejected')) throw new AppError('bad_transition', 409, 'This story cannot be rejected now.');
-      const template = REJECTION_REASONS[d.reason as RejectionReason];
+      const template = Object.hasOwn(REJECTION_REASONS, d.reason) ? REJECTION_REASONS[d.reason as RejectionReason] : undefined;
       const reason = template ?? d.reason;
       await trx.updateTable('stories').set({ moderation: 'rejected', moderation_reason: reason, decided_at: t, updated_at: t }).where('id', '=', story.id).execute();
       await appendEvent(trx, handle.dialect, { type: 'story.rejected', subject: story.id, actorId: o.by, data: { ref: story.ref, reason } });

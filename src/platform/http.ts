@@ -26,8 +26,10 @@ export function encodeCursor(value: Record<string, string | number>): string {
 export function decodeCursor<T extends Record<string, string | number>>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
   if (!cursor) return undefined;
   try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (check(v)) return v;
+    const text = Buffer.from(cursor, 'base64url').toString('utf8');
+    const v: unknown = JSON.parse(text);
+    // A cursor's values go into queries: only plain short values, never a NUL.
+    if (text.length < 300 && !text.includes('\\u0000') && !text.includes('\u0000') && check(v)) return v;
   } catch {
     /* fall through */
   }

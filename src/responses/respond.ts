@@ -6,10 +6,13 @@ import { newId, now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError, forbidden, notFound } from '../platform/errors.ts';
 import { queueMail } from '../platform/mail.ts';
+import { enqueue } from '../platform/jobs.ts';
 import { can, type Actor } from '../platform/auth/policy.ts';
 
 /** Responses are moderated until their author has this many published (PRODUCT.md). */
 export const FAST_TRACK_AFTER = 10;
+/** A planned change is followed up after this many days. */
+export const CHANGE_REMINDER_DAYS = 28;
 /** A response may be edited for this long after it is written. */
 export const EDIT_WINDOW_MINUTES = 30;
 
@@ -156,8 +159,38 @@ export async function decideResponse(handle: DbHandle, o: { responseId: string; 
     const changeStatus = r.change ? (d.changeAccepted === false ? 'rejected' : 'accepted') : null;
     await trx.updateTable('responses').set({ change_status: changeStatus, updated_at: now() }).where('id', '=', r.id).execute();
     if (r.change) await appendEvent(trx, handle.dialect, { type: changeStatus === 'accepted' ? 'change.accepted' : 'change.rejected', orgId: r.org_id, subject: r.story_id, actorId: o.by, data: { response: r.id, change: r.change } });
+    if (r.change === 'planned' && changeStatus === 'accepted') {
+      // Four weeks on, the responder is asked whether the planned change has been made.
+      await enqueue(trx, { kind: 'change.update_reminder', payload: { responseId: r.id }, dedupeKey: `reminder:${r.id}`, runAt: new Date(Date.now() + CHANGE_REMINDER_DAYS * 86_400_000) });
+    }
     if (r.moderation === 'pending') await publishResponse(trx, handle.dialect, r.id, o.publicUrl);
     else await refreshProgress(trx, r.story_id);
     return { moderation: 'published', changeStatus };
+  });
+}
+
+/** "Helpful" on a public response, counted once per person (a user, or a browser's visitor id). */
+export async function markHelpful(handle: DbHandle, o: { responseId: string; voter: string }): Promise<{ storyId: string; count: number }> {
+  return handle.db.transaction().execute(async (trx) => {
+    const r = await trx.selectFrom('responses').select(['id', 'story_id', 'helpful_count']).where('id', '=', o.responseId).where('moderation', '=', 'published').executeTakeFirst();
+    if (!r) throw notFound('response', 'response_not_found');
+    const res = await trx.insertInto('response_helpful').values({ response_id: o.responseId, voter: o.voter, created_at: now() }).onConflict((oc) => oc.columns(['response_id', 'voter']).doNothing()).executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) return { storyId: r.story_id, count: r.helpful_count };
+    await trx.updateTable('responses').set((eb) => ({ helpful_count: eb('helpful_count', '+', 1) })).where('id', '=', o.responseId).execute();
+    return { storyId: r.story_id, count: r.helpful_count + 1 };
+  });
+}
+
+/** Its author may correct a response within EDIT_WINDOW_MINUTES of writing it; the edit is in the audit trail. */
+export async function editResponse(handle: DbHandle, o: { responseId: string; actor: Actor; body: unknown }): Promise<void> {
+  await handle.db.transaction().execute(async (trx) => {
+    const r = await trx.selectFrom('responses').selectAll().where('id', '=', o.responseId).executeTakeFirst();
+    if (!r) throw notFound('response', 'response_not_found');
+    if (r.author_id !== o.actor.userId) throw forbidden('Only the person who wrote a response can edit it.');
+    if (r.edit_until < now()) throw new AppError('edit_window_closed', 409, `A response can be edited for ${EDIT_WINDOW_MINUTES} minutes after it is written.`);
+    const parsed = ResponseInput.safeParse({ body: o.body });
+    if (!parsed.success) throw invalid(parsed.error);
+    await trx.updateTable('responses').set({ body: parsed.data.body, updated_at: now() }).where('id', '=', r.id).execute();
+    await appendEvent(trx, handle.dialect, { type: 'response.edited', orgId: r.org_id, subject: r.story_id, actorId: o.actor.userId, data: { response: r.id, before: r.body, after: parsed.data.body } });
   });
 }

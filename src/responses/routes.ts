@@ -5,7 +5,9 @@ import { AppError, forbidden, unauthorised } from '../platform/errors.ts';
 import { parseInput } from '../platform/http.ts';
 import { can } from '../platform/auth/policy.ts';
 import { requireStaffPage } from '../people/routes.ts';
-import { decideResponse, respondToStory } from './respond.ts';
+import { decideResponse, editResponse, markHelpful, respondToStory } from './respond.ts';
+import { randomToken } from '../platform/auth/tokens.ts';
+import { VISITOR_COOKIE } from '../stories/routes.ts';
 import { computeMeasures } from '../insights/measures.ts';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
@@ -50,6 +52,26 @@ export function responseRoutes(ctx: AppContext) {
       const r = await decideResponse(handle, { responseId: id, by: req.actor.userId, input: req.body, publicUrl: ctx.config.publicUrl });
       ctx.worker?.wake();
       return { id, ...r };
+    });
+
+    app.patch('/api/v1/responses/:id', async (req) => {
+      if (!req.actor) throw unauthorised();
+      const { id } = parseInput(IdParam, req.params);
+      const { body } = parseInput(z.object({ body: z.string().max(10_000) }).strict(), req.body);
+      await editResponse(handle, { responseId: id, actor: req.actor, body });
+      return { id, edited: true };
+    });
+
+    app.post('/responses/:id/helpful', { preHandler: app.csrfProtection }, async (req, reply) => {
+      const { id } = parseInput(IdParam, req.params);
+      let voter = req.actor ? `user:${req.actor.userId}` : req.cookies[VISITOR_COOKIE] ? `visitor:${req.cookies[VISITOR_COOKIE]}` : undefined;
+      if (!voter) {
+        const token = randomToken(16);
+        reply.setCookie(VISITOR_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicUrl.startsWith('https://'), maxAge: 365 * 86_400 });
+        voter = `visitor:${token}`;
+      }
+      const r = await markHelpful(handle, { responseId: id, voter });
+      return reply.redirect(`/stories/${r.storyId}#response-${id}`, 303);
     });
 
     app.get('/api/v1/measures', async (req) => computeMeasures(handle.db, parseInput(MeasuresQuery, req.query)));

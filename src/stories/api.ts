@@ -25,7 +25,7 @@ const ListQuery = z
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 const QueueQuery = z.object({ cursor: z.string().max(300).optional(), limit: z.coerce.number().int().min(1).max(100).optional() }).strict();
 const isQueueCursor = (v: unknown): v is { u: number; s: string; i: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { u: unknown }).u === 'number' && typeof (v as { s: unknown }).s === 'string' && typeof (v as { i: unknown }).i === 'string';
+  typeof v === 'object' && v !== null && ((v as { u: unknown }).u === 0 || (v as { u: unknown }).u === 1) && typeof (v as { s: unknown }).s === 'string' && typeof (v as { i: unknown }).i === 'string';
 
 export function storyApiRoutes(ctx: AppContext) {
   const { handle } = ctx;

@@ -39,6 +39,24 @@ export function storyJobs(handle: DbHandle, publicUrl: string): Record<string, J
       });
     },
 
+    // Four weeks after a checked "change planned": ask the responder for an update, unless a later
+    // response of theirs on the same story already claims the change made.
+    'change.update_reminder': async (payload) => {
+      const { responseId } = payload as { responseId: string };
+      const r = await db.selectFrom('responses').innerJoin('users', 'users.id', 'responses.author_id').innerJoin('stories', 'stories.id', 'responses.story_id').select(['responses.story_id', 'responses.author_id', 'responses.change_description', 'users.email', 'stories.ref', 'stories.title']).where('responses.id', '=', responseId).executeTakeFirst();
+      if (!r) return;
+      const made = await db.selectFrom('responses').select('id').where('story_id', '=', r.story_id).where('change', '=', 'made').where('moderation', '!=', 'rejected').executeTakeFirst();
+      if (made) return;
+      await db.transaction().execute(async (trx) => {
+        await queueMail(trx, {
+          to: r.email,
+          subject: `Has the planned change been made? (${r.ref})`,
+          text: `Four weeks ago you planned a change in response to "${r.title}":\n\n${r.change_description}\n\nIf it has been made, tell the storyteller and everyone else by responding with "change made":\n${publicUrl}/stories/${r.story_id}#respond\n\nCarevoice`,
+        }, `reminder-mail:${responseId}`);
+        await appendEvent(trx, handle.dialect, { type: 'change.reminder_sent', subject: r.story_id, actorId: null, data: { response: responseId } });
+      });
+    },
+
     // The end of an organisation's review window: publish what the moderator approved.
     'story.publish': async (payload) => {
       const { storyId } = payload as { storyId: string };

@@ -34,6 +34,7 @@ export interface PublicResponse {
   /** Shown only once a moderator has checked the claim. */
   change: 'planned' | 'made' | null;
   changeDescription: string | null;
+  helpful: number;
   publishedAt: string;
 }
 
@@ -134,14 +135,14 @@ export async function getPublished(db: Db, id: string): Promise<PublicStory> {
     .selectFrom('responses')
     .innerJoin('users', 'users.id', 'responses.author_id')
     .innerJoin('organisations', 'organisations.id', 'responses.org_id')
-    .select(['responses.id', 'responses.body', 'responses.change', 'responses.change_description', 'responses.change_status', 'responses.published_at', 'users.name', 'organisations.name as orgName'])
+    .select(['responses.id', 'responses.body', 'responses.change', 'responses.change_description', 'responses.change_status', 'responses.published_at', 'responses.helpful_count', 'users.name', 'organisations.name as orgName'])
     .where('responses.story_id', '=', id)
     .where('responses.moderation', '=', 'published')
     .orderBy('responses.published_at')
     .execute();
   story!.responses = responses.map((r) => {
     const checked = r.change_status === 'accepted';
-    return { id: r.id, body: r.body, responder: r.name, organisation: r.orgName, change: checked ? r.change : null, changeDescription: checked ? r.change_description : null, publishedAt: r.published_at! };
+    return { id: r.id, body: r.body, responder: r.name, organisation: r.orgName, change: checked ? r.change : null, changeDescription: checked ? r.change_description : null, helpful: r.helpful_count, publishedAt: r.published_at! };
   });
   return story!;
 }

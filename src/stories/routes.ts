@@ -187,7 +187,7 @@ export function storyPageRoutes(ctx: AppContext) {
         if (!(err instanceof AppError) || err.status !== 400) throw err;
         const fields = (err.details as { fields?: Array<{ field: string; message: string }> } | undefined)?.fields ?? [{ field: '', message: err.message }];
         const pageFor: Record<string, string> = { title: '/tell/story', body: '/tell/story', services: '/tell', authorRole: '/tell/about', pseudonym: '/tell/about', email: '/tell/about' };
-        return reply.page('stories/views/tell-check.njk', await checkPage(draft, fields.map((f) => ({ text: f.message, href: pageFor[f.field.split('.')[0]!] ?? '#' }))), 400);
+        return reply.page('stories/views/tell-check.njk', await checkPage(draft, fields.map((f) => ({ text: f.message, href: Object.hasOwn(pageFor, f.field.split('.')[0]!) ? pageFor[f.field.split('.')[0]!]! : '#' }))), 400);
       }
       ctx.worker?.wake();
       const story = await db.selectFrom('stories').select('id').where('idempotency_key', '=', `draft:${draft.id}`).executeTakeFirstOrThrow();
@@ -229,6 +229,10 @@ export function storyPageRoutes(ctx: AppContext) {
         breadcrumbs: [...crumbs, { href: '/stories', text: 'Stories' }],
         thanked: str('experienced') === '1',
         canRespond: can(req.actor, 'respond', { orgIds }),
+        templates: can(req.actor, 'respond', { orgIds })
+          ? await db.selectFrom('response_templates').select(['id', 'name', 'body']).where('org_id', 'in', orgIds.filter((o) => can(req.actor, 'respond', { orgIds: [o] }))).orderBy('name').execute()
+          : [],
+        templateId: str('template'),
         responded: str('responded'),
         respondError: str('error'),
         respondValues: { body: str('body'), change: str('change'), changeDescription: str('changeDescription') },

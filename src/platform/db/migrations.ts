@@ -315,12 +315,32 @@ const handling: Up = async (db) => {
   await db.schema.alterTable('organisations').addColumn('target_days_other', 'integer', (c) => c.notNull().defaultTo(5)).execute();
 };
 
+const responseExtras: Up = async (db) => {
+  await db.schema
+    .createTable('response_helpful')
+    .addColumn('response_id', 'text', (c) => c.notNull().references('responses.id'))
+    .addColumn('voter', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('response_helpful_pk', ['response_id', 'voter'])
+    .execute();
+  await db.schema.alterTable('responses').addColumn('helpful_count', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .createTable('response_templates')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
   ['0003_theme_corrections', themeCorrections],
   ['0004_responses', responses],
   ['0005_handling', handling],
+  ['0006_response_extras', responseExtras],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

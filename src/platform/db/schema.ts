@@ -217,6 +217,7 @@ export interface ResponseTable {
   edit_until: string;
   published_at: string | null;
   updated_at: string;
+  helpful_count: Generated<number>;
 }
 
 export interface StoryHandlingTable {
@@ -238,7 +239,23 @@ export interface StoryNoteTable {
   created_at: string;
 }
 
+export interface ResponseHelpfulTable {
+  response_id: string;
+  voter: string;
+  created_at: string;
+}
+
+export interface ResponseTemplateTable {
+  id: string;
+  org_id: string;
+  name: string;
+  body: string;
+  created_at: string;
+}
+
 export interface Database {
+  response_helpful: ResponseHelpfulTable;
+  response_templates: ResponseTemplateTable;
   story_handling: StoryHandlingTable;
   story_notes: StoryNoteTable;
   responses: ResponseTable;
