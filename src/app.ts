@@ -24,6 +24,8 @@ import { organisationAdminRoutes } from './directory/admin-routes.ts';
 import { responseRoutes } from './responses/routes.ts';
 import { inboxRoutes } from './responses/inbox-routes.ts';
 import { insightRoutes } from './insights/routes.ts';
+import { alertRoutes } from './alerts/routes.ts';
+import { unreadCount } from './alerts/alerts.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -148,7 +150,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       actor: actor ? { name: actor.name, email: actor.email } : null,
       csrfToken: this.generateCsrf(),
       cspNonce: (this as unknown as { cspNonce?: { script: string } }).cspNonce?.script,
-      navigation: navigationFor(actor),
+      navigation: navigationFor(actor, actor ? await unreadCount(ctx.handle, actor.userId) : 0),
     });
     return this.code(status).type('text/html; charset=utf-8').send(html);
   });
@@ -194,6 +196,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(responseRoutes(ctx));
   await app.register(inboxRoutes(ctx));
   await app.register(insightRoutes(ctx));
+  await app.register(alertRoutes(ctx));
 
   return app;
 }
@@ -242,7 +245,7 @@ export function hasNul(value: unknown): boolean {
   return false;
 }
 
-function navigationFor(actor: Actor | null) {
+function navigationFor(actor: Actor | null, unread: number) {
   const items = [
     { href: '/tell', text: 'Tell your story' },
     { href: '/stories', text: 'Read stories' },
@@ -251,6 +254,7 @@ function navigationFor(actor: Actor | null) {
   ];
   if (actor) items.push({ href: '/staff', text: 'Staff home' });
   if (actor && actor.orgRoles.size > 0) items.push({ href: '/staff/inbox', text: 'Inbox' });
+  if (actor) items.push({ href: '/staff/notifications', text: unread ? `Notifications (${unread})` : 'Notifications' });
   if (can(actor, 'moderate')) items.push({ href: '/moderation', text: 'Moderation' });
   return items;
 }

@@ -46,7 +46,11 @@ async function serve(opts: { port?: string; demo?: boolean }) {
   const worker = config.jobs ? new JobWorker(handle, { handlers: jobHandlers(handle, config), log: log.child({ part: 'jobs' }) }) : undefined;
   const app = await buildApp({ config, handle, log, views: createViews(), secret: await cookieSecret(handle.db, config.sessionSecret), worker });
   await app.listen({ port: config.port, host: config.host });
-  worker?.start();
+  if (worker) {
+    const { scheduleDigest } = await import('./alerts/alerts.ts');
+    await scheduleDigest(handle);
+    worker.start();
+  }
   const address = `http://localhost:${(app.server.address() as { port: number }).port}`;
   const ms = Math.round(performance.now() - started);
   const where = config.database.kind === 'sqlite' ? `SQLite ${config.database.file}` : 'PostgreSQL';

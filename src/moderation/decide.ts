@@ -114,6 +114,7 @@ export async function publishApproved(trx: Transaction<Database>, dialect: DbHan
   for (const orgId of orgIds) {
     await appendEvent(trx, dialect, { type: 'story.published', orgId, subject: storyId, data: { ref: story.ref, title: story.title, criticality: story.criticality } });
   }
+  await enqueue(trx, { kind: 'alerts.story_published', payload: { storyId }, dedupeKey: `alerts:${storyId}` });
   if (story.author_email) {
     await queueMail(trx, {
       to: story.author_email,

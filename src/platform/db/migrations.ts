@@ -334,6 +334,34 @@ const responseExtras: Up = async (db) => {
     .execute();
 };
 
+const alerts: Up = async (db) => {
+  await db.schema
+    .createTable('alert_subscriptions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+    .addColumn('service_id', 'text', (c) => c.notNull().references('services.id'))
+    .addColumn('min_criticality', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('themes', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('delivery', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('alert_subscriptions_user').on('alert_subscriptions').column('user_id').execute();
+  await db.schema
+    .createTable('notifications')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('subscription_id', 'text', (c) => c.notNull())
+    .addColumn('delivery', 'text', (c) => c.notNull())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('read_at', 'text')
+    .addColumn('digested_at', 'text')
+    .addUniqueConstraint('notifications_once', ['user_id', 'story_id'])
+    .execute();
+  await db.schema.createIndex('notifications_user').on('notifications').columns(['user_id', 'read_at']).execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
@@ -341,6 +369,7 @@ const ordered: Array<[string, Up]> = [
   ['0004_responses', responses],
   ['0005_handling', handling],
   ['0006_response_extras', responseExtras],
+  ['0007_alerts', alerts],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

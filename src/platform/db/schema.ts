@@ -253,7 +253,33 @@ export interface ResponseTemplateTable {
   created_at: string;
 }
 
+export interface AlertSubscriptionTable {
+  id: string;
+  user_id: string;
+  /** The service whose whole subtree is watched. */
+  service_id: string;
+  min_criticality: number;
+  /** JSON array of theme labels; empty means every theme. */
+  themes: string;
+  delivery: 'immediate' | 'digest' | 'in_app';
+  created_at: string;
+}
+
+export interface NotificationTable {
+  id: string;
+  user_id: string;
+  story_id: string;
+  subscription_id: string;
+  delivery: 'immediate' | 'digest' | 'in_app';
+  text: string;
+  created_at: string;
+  read_at: string | null;
+  digested_at: string | null;
+}
+
 export interface Database {
+  alert_subscriptions: AlertSubscriptionTable;
+  notifications: NotificationTable;
   response_helpful: ResponseHelpfulTable;
   response_templates: ResponseTemplateTable;
   story_handling: StoryHandlingTable;
