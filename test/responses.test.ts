@@ -149,3 +149,35 @@ describe(`helpful marks, the edit window, reminders and templates on ${TEST_DB}`
     expect(page.body).toMatch(/<textarea[^>]*id="response-body"[^>]*>Thank you for telling us about your experience, and I am sorry.<\/textarea>/);
   });
 });
+
+describe(`the storyteller replies on ${TEST_DB}`, () => {
+  it('lets the author reply through the emailed link, moderated, so the story becomes a conversation', async () => {
+    const { CookieJar, csrfFrom } = await import('./helpers.ts');
+    const id = await publishedStory('Conversation story');
+    const res = (await t.app.inject({ method: 'POST', url: `/api/v1/stories/${id}/responses`, payload: { body: 'Thank you, could you tell us which night this was?' }, headers: auth('responder') })).json();
+    if (res.moderation === 'pending') await t.app.inject({ method: 'POST', url: `/api/v1/moderation/responses/${res.id}/decision`, payload: { action: 'publish' }, headers: auth('moderator') });
+    await new JobWorker(t.handle, { log: pino({ level: 'silent' }), handlers: jobHandlers(t.handle, t.config) }).drain();
+    const mail = await t.handle.db.selectFrom('mail').select('text_body').where('to_address', '=', 'author@example.org').where('text_body', 'like', `%/stories/${id}/reply?token=%`).executeTakeFirstOrThrow();
+    const link = new URL(/(http\S+\/reply\?token=\S+)/.exec(mail.text_body)![1]!);
+    const token = link.searchParams.get('token')!;
+    expect((await t.app.inject({ url: `/stories/${id}/reply?token=wrong`, headers: { accept: 'text/html' } })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: `/stories/${id}/reply`, headers: { accept: 'text/html' } })).statusCode).toBe(404);
+    const jar = new CookieJar();
+    const form = await t.app.inject({ url: `${link.pathname}${link.search}`, headers: { accept: 'text/html' } });
+    expect(form.statusCode).toBe(200);
+    jar.take(form);
+    const post = (body: string) =>
+      t.app.inject({ method: 'POST', url: `/stories/${id}/reply`, headers: { accept: 'text/html', cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ _csrf: csrfFrom(form.body), token, body }).toString() });
+    expect((await post('')).statusCode).toBe(400);
+    expect((await post('It was last Tuesday night. Ring me on 07700 900999 if you need to.')).statusCode).toBe(200);
+    const reply = await t.handle.db.selectFrom('author_replies').selectAll().where('story_id', '=', id).executeTakeFirstOrThrow();
+    expect(reply.moderation).toBe('pending');
+    expect(reply.body).not.toContain('07700 900999');
+    expect((await t.app.inject({ url: `/api/v1/stories/${id}` })).json().authorReplies).toEqual([]);
+    expect((await t.app.inject({ method: 'POST', url: `/api/v1/moderation/replies/${reply.id}/decision`, payload: { action: 'publish' }, headers: auth('responder') })).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'POST', url: `/api/v1/moderation/replies/${reply.id}/decision`, payload: { action: 'publish' }, headers: auth('moderator') })).statusCode).toBe(200);
+    const story = (await t.app.inject({ url: `/api/v1/stories/${id}` })).json();
+    expect(story.authorReplies).toHaveLength(1);
+    expect(story.authorReplies[0].body).toContain('last Tuesday night');
+  });
+});

@@ -7,6 +7,7 @@ import { appendEvent } from '../platform/events.ts';
 import { AppError, forbidden, notFound } from '../platform/errors.ts';
 import { queueMail } from '../platform/mail.ts';
 import { enqueue } from '../platform/jobs.ts';
+import { authorLink } from './author-replies.ts';
 import { can, type Actor } from '../platform/auth/policy.ts';
 
 /** Responses are moderated until their author has this many published (PRODUCT.md). */
@@ -70,7 +71,7 @@ async function publishResponse(trx: Transaction<Database>, dialect: DbHandle['di
     await queueMail(trx, {
       to: story.author_email,
       subject: `A response to your story (${story.ref})`,
-      text: `Staff have responded to your story "${story.title}".\n\nRead the response: ${publicUrl}/stories/${story.id}\n\nCarevoice`,
+      text: `Staff have responded to your story "${story.title}".\n\nRead the response: ${publicUrl}/stories/${story.id}\n\nTo reply to them, use this link (it is only for you): ${await authorLink(trx, story.id, publicUrl)}\n\nCarevoice`,
     }, `response:${responseId}`);
   }
 }

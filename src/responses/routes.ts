@@ -6,6 +6,7 @@ import { parseInput } from '../platform/http.ts';
 import { can } from '../platform/auth/policy.ts';
 import { requireStaffPage } from '../people/routes.ts';
 import { decideResponse, editResponse, markHelpful, respondToStory } from './respond.ts';
+import { decideAuthorReply, replyAsAuthor, storyForToken } from './author-replies.ts';
 import { randomToken } from '../platform/auth/tokens.ts';
 import { VISITOR_COOKIE } from '../stories/routes.ts';
 import { computeMeasures } from '../insights/measures.ts';
@@ -74,6 +75,43 @@ export function responseRoutes(ctx: AppContext) {
       return reply.redirect(`/stories/${r.storyId}#response-${id}`, 303);
     });
 
+    // The storyteller's replies, through the secret link in their email.
+    app.get('/stories/:id/reply', async (req, reply) => {
+      const { id } = parseInput(IdParam, req.params);
+      const token = typeof (req.query as Record<string, unknown>).token === 'string' ? String((req.query as Record<string, unknown>).token) : undefined;
+      const story = await storyForToken(handle, id, token);
+      return reply.page('responses/views/author-reply.njk', { title: 'Reply to the staff', story, token, values: { body: '' } });
+    });
+    app.post('/stories/:id/reply', { preHandler: app.csrfProtection }, async (req, reply) => {
+      const { id } = parseInput(IdParam, req.params);
+      const f = (req.body ?? {}) as Record<string, string>;
+      const story = await storyForToken(handle, id, f.token);
+      try {
+        await replyAsAuthor(handle, { storyId: id, token: f.token, body: f.body ?? '' });
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status !== 400) throw err;
+        return reply.page('responses/views/author-reply.njk', { title: 'Reply to the staff', story, token: f.token, values: { body: f.body ?? '' }, errors: [{ text: err.message, href: '#body' }] }, 400);
+      }
+      return reply.page('responses/views/author-reply.njk', { title: 'Reply sent', story, sent: true });
+    });
+    app.post('/api/v1/moderation/replies/:id/decision', async (req) => {
+      if (!req.actor) throw unauthorised();
+      if (!can(req.actor, 'moderate')) throw forbidden('Only moderators can decide on replies.');
+      const { id } = parseInput(IdParam, req.params);
+      const d = parseInput(z.object({ action: z.enum(['publish', 'reject']), reason: z.string().max(500).optional() }).strict(), req.body);
+      await decideAuthorReply(handle, { replyId: id, by: req.actor.userId, action: d.action, reason: d.reason });
+      return { id, moderation: d.action === 'publish' ? 'published' : 'rejected' };
+    });
+    app.post('/moderation/replies/:id/decision', { preHandler: app.csrfProtection }, async (req, reply) => {
+      const stop = requireStaffPage(req, reply);
+      if (stop) return stop;
+      if (!can(req.actor, 'moderate')) throw new AppError('forbidden', 403, 'Only moderators can decide on replies.');
+      const { id } = parseInput(IdParam, req.params);
+      const f = (req.body ?? {}) as Record<string, string>;
+      await decideAuthorReply(handle, { replyId: id, by: req.actor!.userId, action: f.action ?? '', reason: f.reason || undefined });
+      return reply.redirect('/moderation/responses', 303);
+    });
+
     app.get('/api/v1/measures', async (req) => computeMeasures(handle.db, parseInput(MeasuresQuery, req.query)));
 
     // Pages: the responder's form on a story, and the moderators' response queue.
@@ -107,7 +145,8 @@ export function responseRoutes(ctx: AppContext) {
       const stop = requireStaffPage(req, reply);
       if (stop) return stop;
       if (!can(req.actor, 'moderate')) throw new AppError('forbidden', 403, 'Only moderators can see the response queue.');
-      return reply.page('responses/views/queue.njk', { title: 'Responses to check', items: await responseQueue(ctx), breadcrumbs: [{ href: '/moderation', text: 'Moderation queue' }] });
+      const replies = await ctx.handle.db.selectFrom('author_replies').innerJoin('stories', 'stories.id', 'author_replies.story_id').select(['author_replies.id', 'author_replies.body', 'stories.ref', 'stories.title']).where('author_replies.moderation', '=', 'pending').orderBy('author_replies.created_at').limit(200).execute();
+      return reply.page('responses/views/queue.njk', { title: 'Responses to check', items: await responseQueue(ctx), replies, breadcrumbs: [{ href: '/moderation', text: 'Moderation queue' }] });
     });
 
     app.post('/moderation/responses/:id/decision', { preHandler: app.csrfProtection }, async (req, reply) => {

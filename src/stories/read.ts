@@ -24,6 +24,8 @@ export interface PublicStory {
   sentiment: string | null;
   publishedAt: string;
   responses: PublicResponse[];
+  /** The storyteller's published replies: with the responses, the conversation. */
+  authorReplies: Array<{ id: string; body: string; publishedAt: string }>;
 }
 
 export interface PublicResponse {
@@ -66,6 +68,7 @@ async function present(db: Db, rows: StoryRow[]): Promise<PublicStory[]> {
       sentiment: r.sentiment ? sentimentBand(r.sentiment) : null,
       publishedAt: r.published_at!,
       responses: [],
+      authorReplies: [],
     };
   });
 }
@@ -144,6 +147,9 @@ export async function getPublished(db: Db, id: string): Promise<PublicStory> {
     const checked = r.change_status === 'accepted';
     return { id: r.id, body: r.body, responder: r.name, organisation: r.orgName, change: checked ? r.change : null, changeDescription: checked ? r.change_description : null, helpful: r.helpful_count, publishedAt: r.published_at! };
   });
+  story!.authorReplies = (
+    await db.selectFrom('author_replies').select(['id', 'body', 'published_at']).where('story_id', '=', id).where('moderation', '=', 'published').orderBy('published_at').execute()
+  ).map((r) => ({ id: r.id, body: r.body, publishedAt: r.published_at! }));
   return story!;
 }
 

@@ -362,6 +362,27 @@ const alerts: Up = async (db) => {
   await db.schema.createIndex('notifications_user').on('notifications').columns(['user_id', 'read_at']).execute();
 };
 
+const authorReplies: Up = async (db) => {
+  // Links emailed to a story's author; each mail gets its own, so one leaked link can be revoked alone.
+  await db.schema
+    .createTable('author_links')
+    .addColumn('token_hash', 'text', (c) => c.primaryKey())
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('author_replies')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('story_id', 'text', (c) => c.notNull().references('stories.id'))
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('moderation', 'text', (c) => c.notNull())
+    .addColumn('moderation_reason', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('published_at', 'text')
+    .execute();
+  await db.schema.createIndex('author_replies_story').on('author_replies').columns(['story_id', 'moderation']).execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
@@ -370,6 +391,7 @@ const ordered: Array<[string, Up]> = [
   ['0005_handling', handling],
   ['0006_response_extras', responseExtras],
   ['0007_alerts', alerts],
+  ['0008_author_replies', authorReplies],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

@@ -277,7 +277,25 @@ export interface NotificationTable {
   digested_at: string | null;
 }
 
+export interface AuthorLinkTable {
+  token_hash: string;
+  story_id: string;
+  created_at: string;
+}
+
+export interface AuthorReplyTable {
+  id: string;
+  story_id: string;
+  body: string;
+  moderation: 'pending' | 'published' | 'rejected';
+  moderation_reason: string | null;
+  created_at: string;
+  published_at: string | null;
+}
+
 export interface Database {
+  author_links: AuthorLinkTable;
+  author_replies: AuthorReplyTable;
   alert_subscriptions: AlertSubscriptionTable;
   notifications: NotificationTable;
   response_helpful: ResponseHelpfulTable;
