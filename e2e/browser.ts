@@ -16,3 +16,22 @@ export async function openPage(browser: Browser, options: { javaScriptEnabled?: 
   const page = await context.newPage();
   return Object.assign(page, { done: () => context.close() });
 }
+
+/** A served app on a fresh database with the demo loaded, and Chromium, for one test file. */
+export async function startBrowserApp(env: Record<string, string> = {}) {
+  const { freshDatabase } = await import('../test/helpers.ts');
+  const { startServer } = await import('../test/server.ts');
+  const database = await freshDatabase();
+  const server = await startServer({ DATABASE_URL: database.url, STORY_RATE_LIMIT: '0', ...env }, ['--demo']);
+  const browser = await launchChromium();
+  return {
+    url: server.url,
+    browser,
+    async close() {
+      await browser.close();
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await database.drop();
+    },
+  };
+}

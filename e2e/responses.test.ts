@@ -1,42 +1,25 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../src/demo/seed.ts';
-import { freshDatabase, type TestDatabase } from '../test/helpers.ts';
-import { startServer } from '../test/server.ts';
-import { launchChromium, openPage } from './browser.ts';
+import { startSmtp, type ReceivedMail } from '../test/smtp.ts';
+import { openPage, startBrowserApp } from './browser.ts';
 
+let app: Awaited<ReturnType<typeof startBrowserApp>>;
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startServer>>;
-let database: TestDatabase;
-let smtp: SMTPServer;
-const inbox: Array<{ to: string[]; raw: string }> = [];
+let server: { url: string };
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+let inbox: ReceivedMail[];
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, session, done) {
-      let raw = '';
-      stream.on('data', (d: Buffer) => (raw += d.toString()));
-      stream.on('end', () => {
-        inbox.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: raw.replace(/=\r?\n/g, '') });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  database = await freshDatabase();
-  server = await startServer({ DATABASE_URL: database.url, STORY_RATE_LIMIT: '0', SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}` }, ['--demo']);
-  browser = await launchChromium();
+  smtp = await startSmtp();
+  inbox = smtp.inbox;
+  app = await startBrowserApp({ SMTP_URL: smtp.url });
+  browser = app.browser;
+  server = app;
 });
 afterAll(async () => {
-  await browser?.close();
-  server?.child.kill('SIGTERM');
-  await server?.exited;
-  await database?.drop();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await app?.close();
+  await smtp?.close();
 });
 
 async function signIn(page: Page, email: string, next: string) {

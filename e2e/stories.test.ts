@@ -2,25 +2,18 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../src/demo/seed.ts';
-import { freshDatabase, type TestDatabase } from '../test/helpers.ts';
-import { startServer } from '../test/server.ts';
-import { launchChromium, openPage, WCAG_TAGS } from './browser.ts';
+import { openPage, startBrowserApp, WCAG_TAGS } from './browser.ts';
 
+let app: Awaited<ReturnType<typeof startBrowserApp>>;
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startServer>>;
-let database: TestDatabase;
+let server: { url: string };
 
 beforeAll(async () => {
-  database = await freshDatabase();
-  server = await startServer({ DATABASE_URL: database.url, STORY_RATE_LIMIT: '0' }, ['--demo']);
-  browser = await launchChromium();
+  app = await startBrowserApp();
+  browser = app.browser;
+  server = app;
 });
-afterAll(async () => {
-  await browser?.close();
-  server?.child.kill('SIGTERM');
-  await server?.exited;
-  await database?.drop();
-});
+afterAll(async () => app?.close());
 
 const violations: string[] = [];
 const noScript = new WeakSet<Page>();

@@ -93,6 +93,17 @@ describe(`durable jobs on ${TEST_DB}`, () => {
     expect(ran).toBe(1);
   });
 
+  it('gives up on a job whose workers keep dying, instead of taking it back forever', async () => {
+    await enqueue(t.handle.db, { kind: 'test.deadly', payload: {}, dedupeKey: 'deadly-1', maxAttempts: 3 });
+    await t.handle.db.updateTable('jobs').set({ status: 'running', attempts: 3, locked_until: new Date(Date.now() - 1000).toISOString() }).where('dedupe_key', '=', 'deadly-1').execute();
+    let ran = 0;
+    const worker = new JobWorker(t.handle, { log: silent, handlers: { 'test.deadly': async () => void ran++ } });
+    await worker.drain();
+    expect(ran).toBe(0);
+    const row = await t.handle.db.selectFrom('jobs').select(['status', 'last_error']).where('dedupe_key', '=', 'deadly-1').executeTakeFirstOrThrow();
+    expect(row.status).toBe('failed');
+  });
+
   it('never gives one job to two workers at once', async () => {
     const n = 40;
     for (let i = 0; i < n; i++) await enqueue(t.handle.db, { kind: 'test.count', payload: { i } });

@@ -1,45 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMTPServer } from 'smtp-server';
+import { startSmtp, type ReceivedMail } from './smtp.ts';
 import pino from 'pino';
-import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
 import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
 
-interface Received {
-  to: string[];
-  raw: string;
-}
-const inbox: Received[] = [];
-let smtp: SMTPServer;
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+let inbox: ReceivedMail[];
 let t: TestApp;
 let worker: JobWorker;
 
 beforeAll(async () => {
-  // A real SMTP server on a free port: the app talks the real protocol to it through nodemailer.
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, session, done) {
-      let raw = '';
-      stream.on('data', (d: Buffer) => (raw += d.toString()));
-      stream.on('end', () => {
-        inbox.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const port = (smtp.server.address() as AddressInfo).port;
-  t = await startTestApp({ SMTP_URL: `smtp://127.0.0.1:${port}`, STORY_RATE_LIMIT: '0' });
+  smtp = await startSmtp();
+  inbox = smtp.inbox;
+  t = await startTestApp({ SMTP_URL: smtp.url, STORY_RATE_LIMIT: '0' });
   await seedDemo(t.handle, { stories: 0 });
   worker = new JobWorker(t.handle, { log: pino({ level: 'silent' }), handlers: jobHandlers(t.handle, t.config) });
 });
 afterAll(async () => {
   await t.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp.close();
 });
 
 const unfold = (raw: string) => raw.replace(/=\r?\n/g, '').replace(/\r?\n[ \t]+/g, ' ');

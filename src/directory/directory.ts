@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import type { Database } from '../platform/db/schema.ts';
+import type { Database, ServiceTable } from '../platform/db/schema.ts';
 import type { Db, DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
@@ -13,16 +13,7 @@ import { CODE_PATTERN, HASHTAG_PATTERN, isOrganisationKind, isServiceKind } from
  */
 type Conn = Db | Transaction<Database>;
 
-export interface ServiceRow {
-  id: string;
-  org_id: string;
-  parent_id: string | null;
-  code: string;
-  name: string;
-  kind: string;
-  path: string;
-  depth: number;
-}
+export type ServiceRow = Omit<ServiceTable, 'created_at'>;
 
 export interface NewService {
   code: string;

@@ -143,6 +143,12 @@ export class JobWorker {
     if (!job) return false;
     const handler = this.opts.handlers[job.kind]!;
     const log = this.opts.log.child({ job: job.id, kind: job.kind, worker: this.id });
+    if (job.attempts > job.max_attempts) {
+      // Taken back from dead workers too often: a job that kills its process must not loop forever.
+      log.error({ attempt: job.attempts }, 'job failed for good: its workers kept dying');
+      await this.handle.db.updateTable('jobs').set({ status: 'failed', locked_until: null, last_error: 'worker died while running it too many times' }).where('id', '=', job.id).execute();
+      return true;
+    }
     try {
       await handler(JSON.parse(job.payload), { jobId: job.id, attempt: job.attempts, log });
       await this.handle.db
