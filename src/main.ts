@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase, migrate, type DbHandle } from './platform/db/index.ts';
@@ -210,6 +211,59 @@ program
     const { classifyFile } = await import('./nlp/classifier/index.ts');
     const r = await classifyFile({ model: opts.model, in: opts.in, out: opts.out });
     console.log(`classified ${r.count} texts into ${opts.out}`);
+  });
+
+program
+  .command('backup')
+  .description('copy the embedded SQLite database to a file while it is in use (online backup)')
+  .requiredOption('--out <file>', 'where to write the copy (must not exist)')
+  .action(async (opts: { out: string }) => {
+    const config = loadConfig();
+    if (config.database.kind !== 'sqlite') throw new CliError('backup is for the embedded SQLite database; for PostgreSQL use pg_dump (see the README)');
+    if (fs.existsSync(opts.out)) throw new CliError(`${opts.out} already exists: choose a new file`);
+    const handle = openDatabase(config.database);
+    try {
+      // SQLite's online backup API copies a consistent snapshot while other processes keep writing.
+      await handle.sqlite!.backup(opts.out);
+      const stories = await handle.db.selectFrom('stories').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      console.log(`backed up ${config.database.file} to ${opts.out} (${Number(stories.n)} stories)`);
+    } finally {
+      await handle.close();
+    }
+  });
+
+program
+  .command('restore')
+  .description('replace the embedded SQLite database with a backup (stop the servers first)')
+  .requiredOption('--from <file>', 'a file written by backup')
+  .action(async (opts: { from: string }) => {
+    const config = loadConfig();
+    if (config.database.kind !== 'sqlite') throw new CliError('restore is for the embedded SQLite database; for PostgreSQL use pg_restore (see the README)');
+    if (!fs.existsSync(opts.from)) throw new CliError(`no such file: ${opts.from}`);
+    const { default: SqliteDatabase } = await import('better-sqlite3');
+    const source = new SqliteDatabase(opts.from, { readonly: true, fileMustExist: true });
+    try {
+      const check = source.pragma('integrity_check', { simple: true });
+      if (check !== 'ok') throw new CliError(`${opts.from} is not a sound database (${String(check)})`);
+      if (!source.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'stories'").get()) throw new CliError(`${opts.from} is not a Carevoice database`);
+      fs.mkdirSync(path.dirname(config.database.file), { recursive: true });
+      // Write beside the database, then swap in one rename, so a crash never leaves half a database.
+      const next = `${config.database.file}.restoring`;
+      fs.rmSync(next, { force: true });
+      await source.backup(next);
+      for (const suffix of ['-wal', '-shm']) fs.rmSync(`${config.database.file}${suffix}`, { force: true });
+      fs.renameSync(next, config.database.file);
+    } finally {
+      source.close();
+    }
+    const handle = openDatabase(config.database);
+    try {
+      await migrate(handle);
+      const stories = await handle.db.selectFrom('stories').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      console.log(`restored ${config.database.file} from ${opts.from} (${Number(stories.n)} stories)`);
+    } finally {
+      await handle.close();
+    }
   });
 
 try {
