@@ -25,6 +25,7 @@ import { responseRoutes } from './responses/routes.ts';
 import { inboxRoutes } from './responses/inbox-routes.ts';
 import { insightRoutes } from './insights/routes.ts';
 import { alertRoutes } from './alerts/routes.ts';
+import { rightsRoutes } from './rights/routes.ts';
 import { unreadCount } from './alerts/alerts.ts';
 
 declare module 'fastify' {
@@ -197,6 +198,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(inboxRoutes(ctx));
   await app.register(insightRoutes(ctx));
   await app.register(alertRoutes(ctx));
+  await app.register(rightsRoutes(ctx));
 
   return app;
 }

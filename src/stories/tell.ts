@@ -198,7 +198,7 @@ export async function tellStory(
         await queueMail(
           trx,
           {
-            to: input.email,
+            to: input.email.toLowerCase(),
             subject: `We have your story (${ref})`,
             text: `Thank you for telling your story "${input.title}".\n\nYour reference is ${ref}. A moderator checks every story before it is published, removing anything that could identify you or anyone else. We will email you when it is published.\n\nCarevoice\n${opts.publicUrl}`,
           },

@@ -383,6 +383,17 @@ const authorReplies: Up = async (db) => {
   await db.schema.createIndex('author_replies_story').on('author_replies').columns(['story_id', 'moderation']).execute();
 };
 
+const authorAccess: Up = async (db) => {
+  // Links that let a storyteller see, export or erase everything told with their email address.
+  await db.schema
+    .createTable('author_access')
+    .addColumn('token_hash', 'text', (c) => c.primaryKey())
+    .addColumn('email', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
@@ -392,6 +403,7 @@ const ordered: Array<[string, Up]> = [
   ['0006_response_extras', responseExtras],
   ['0007_alerts', alerts],
   ['0008_author_replies', authorReplies],
+  ['0009_author_access', authorAccess],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

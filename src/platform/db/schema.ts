@@ -293,7 +293,15 @@ export interface AuthorReplyTable {
   published_at: string | null;
 }
 
+export interface AuthorAccessTable {
+  token_hash: string;
+  email: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
+  author_access: AuthorAccessTable;
   author_links: AuthorLinkTable;
   author_replies: AuthorReplyTable;
   alert_subscriptions: AlertSubscriptionTable;

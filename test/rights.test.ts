@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { seedDemo } from '../src/demo/seed.ts';
+import { createApiKey } from '../src/platform/auth/index.ts';
+import { JobWorker } from '../src/platform/jobs.ts';
+import { jobHandlers } from '../src/jobs.ts';
+import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
+
+let t: TestApp;
+let worker: JobWorker;
+const html = { accept: 'text/html' };
+beforeAll(async () => {
+  t = await startTestApp({ STORY_RATE_LIMIT: '0' });
+  await seedDemo(t.handle, { stories: 0 });
+  worker = new JobWorker(t.handle, { log: pino({ level: 'silent' }), handlers: jobHandlers(t.handle, t.config) });
+});
+afterAll(async () => t.close());
+
+describe(`the storyteller's data rights on ${TEST_DB}`, () => {
+  it('mails a link to see, export and erase; erasure withdraws the stories and keeps only that it happened', async () => {
+    const mod = await t.handle.db.selectFrom('users').select('id').where('email', '=', 'moderator@demo.carevoice').executeTakeFirstOrThrow();
+    const key = await createApiKey(t.handle.db, mod.id);
+    const tell = async (title: string) => (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title, body: `${title}: my mum Margaret Wilson was on the ward and the nurses were kind.`, services: ['RR813-W07'], authorRole: 'relative', email: 'Teller_1@example.org' } })).json() as { id: string; ref: string };
+    const a = await tell('First story');
+    const b = await tell('Second story');
+    await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${a.id}/decision`, payload: { action: 'publish', title: 'First story edited' }, headers: { authorization: `Bearer ${key}` } });
+    await worker.drain();
+
+    // Asking never reveals whether an address has stories.
+    const unknown = await submitForm(t.app, new CookieJar(), '/my-stories', '/my-stories', { email: 'nobody@example.org' });
+    const known = await submitForm(t.app, new CookieJar(), '/my-stories', '/my-stories', { email: 'teller_1@example.org' });
+    expect(unknown.statusCode).toBe(200);
+    expect(known.statusCode).toBe(200);
+    expect(unknown.body.replace(/nobody@example.org/g, 'X').replace(/name="_csrf" value="[^"]+"|nonce="[^"]+"/g, '')).toBe(known.body.replace(/teller_1@example.org/g, 'X').replace(/name="_csrf" value="[^"]+"|nonce="[^"]+"/g, ''));
+    expect((await submitForm(t.app, new CookieJar(), '/my-stories', '/my-stories', { email: 'not an email' })).statusCode).toBe(400);
+    await worker.drain();
+    const mail = await t.handle.db.selectFrom('mail').select('text_body').where('subject', '=', 'Your stories on Carevoice').executeTakeFirstOrThrow();
+    const token = /token=([\w-]+)/.exec(mail.text_body)![1]!;
+    expect((await t.app.inject({ url: '/my-stories/manage?token=forged', headers: html })).statusCode).toBe(404);
+
+    const exported = await t.app.inject({ url: `/my-stories/export?token=${token}` });
+    expect(exported.headers['content-disposition']).toContain('attachment');
+    const data = exported.json();
+    expect(data.stories.map((s: { reference: string }) => s.reference).sort()).toEqual([a.ref, b.ref].sort());
+    expect(data.stories.find((s: { reference: string }) => s.reference === a.ref).story).toContain('Margaret Wilson');
+
+    const jar = new CookieJar();
+    const manage = await t.app.inject({ url: `/my-stories/manage?token=${token}`, headers: html });
+    jar.take(manage);
+    const erase = (confirm: string) =>
+      t.app.inject({ method: 'POST', url: '/my-stories/erase', headers: { ...html, cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ _csrf: csrfFrom(manage.body), token, confirm }).toString() });
+    expect((await erase('')).statusCode).toBe(400);
+    expect((await t.app.inject({ url: `/api/v1/stories/${a.id}` })).statusCode).toBe(200);
+    const done = await erase('yes');
+    expect(done.statusCode).toBe(200);
+    expect(done.body).toContain('2 stories were withdrawn');
+
+    expect((await t.app.inject({ url: `/api/v1/stories/${a.id}` })).statusCode).toBe(404);
+    const rows = await t.handle.db.selectFrom('stories').selectAll().where('id', 'in', [a.id, b.id]).execute();
+    expect(rows.every((r) => r.moderation === 'withdrawn' && r.author_email === null)).toBe(true);
+    const everything = JSON.stringify(rows) + JSON.stringify(await t.handle.db.selectFrom('events').select('data').execute()) + JSON.stringify(await t.handle.db.selectFrom('story_findings').selectAll().execute()) + JSON.stringify(await t.handle.db.selectFrom('mail').selectAll().execute()) + JSON.stringify(await t.handle.db.selectFrom('jobs').select('payload').execute());
+    expect(everything).not.toContain('Margaret Wilson');
+    expect(everything.toLowerCase()).not.toContain('teller_1@example.org');
+    const audit = await t.handle.db.selectFrom('events').select('data').where('type', '=', 'author.erased').execute();
+    expect(audit.map((e) => JSON.parse(e.data))).toEqual([{ stories: 2 }]);
+    // The link dies with the data.
+    expect((await t.app.inject({ url: `/my-stories/manage?token=${token}`, headers: html })).statusCode).toBe(404);
+  });
+});
