@@ -9,6 +9,7 @@ import { DEMO_PASSWORD, seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { themeLabels } from '../src/stories/models.ts';
 import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
+import { mulberry32 } from '../src/nlp/classifier/index.ts';
 
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_607);
@@ -20,16 +21,6 @@ const BATCH = 16;
 // Seeded pseudo-random numbers (mulberry32): the same seed sends the same requests.
 
 type Rng = () => number;
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 let rnd: Rng = mulberry32(SEED);
 const int = (n: number) => Math.floor(rnd() * n);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { AppError, notFound } from '../platform/errors.ts';
+import { parseInput } from '../platform/http.ts';
 import { enqueue, type JobHandler } from '../platform/jobs.ts';
 import { queueMail } from '../platform/mail.ts';
 import { orgsWhere, type Actor } from '../platform/auth/policy.ts';
@@ -24,12 +25,7 @@ export async function subscribe(handle: DbHandle, actor: Actor, raw: unknown): P
   const svc = code ? await handle.db.selectFrom('services').select(['id', 'org_id']).where('code', '=', code).executeTakeFirst() : undefined;
   if (!svc) throw new AppError('service_not_found', 400, code ? `No service has the code ${code}` : 'Give a service code', { fields: [{ field: 'service', message: 'No service has that code' }] });
   if (!orgsWhere(actor, ['responder', 'leader', 'admin']).includes(svc.org_id)) throw new AppError('forbidden', 403, 'You can only watch the services of your own organisations.');
-  const parsed = SubscriptionInput.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-    throw new AppError('invalid_subscription', 400, fields.map((f) => f.message).join('; '), { fields });
-  }
-  const s = parsed.data;
+  const s = parseInput(SubscriptionInput, raw, 'invalid_subscription');
   const id = newId();
   await handle.db.insertInto('alert_subscriptions').values({ id, user_id: actor.userId, service_id: svc.id, min_criticality: s.minCriticality, themes: JSON.stringify(s.themes), delivery: s.delivery, created_at: now() }).execute();
   return id;

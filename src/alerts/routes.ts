@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../platform/context.ts';
 import { AppError, unauthorised } from '../platform/errors.ts';
-import { parseInput } from '../platform/http.ts';
+import { errorFields, parseInput } from '../platform/http.ts';
 import { requireStaffPage } from '../people/routes.ts';
 import { now } from '../platform/db/index.ts';
 import { subscribe, unreadCount, unsubscribe, DELIVERIES } from './alerts.ts';
@@ -42,7 +42,8 @@ export function alertRoutes(ctx: AppContext) {
         await subscribe(handle, req.actor!, { service: String(f.service ?? ''), minCriticality: String(f.minCriticality ?? '0'), themes, delivery: String(f.delivery ?? '') });
       } catch (err) {
         if (!(err instanceof AppError) || (err.status !== 400 && err.status !== 403)) throw err;
-        return reply.page('alerts/views/alerts.njk', await page(req.actor!.userId, { errors: [{ text: err.message, href: '#service' }], values: f }), err.status);
+        const errors = errorFields(err, 'service').map((x) => ({ text: x.message, href: `#${x.field.split('.')[0] || 'service'}` }));
+        return reply.page('alerts/views/alerts.njk', await page(req.actor!.userId, { errors, values: f }), err.status);
       }
       return reply.redirect('/staff/alerts', 303);
     });

@@ -5,6 +5,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { newId } from '../platform/db/index.ts';
 import { classifyText } from '../stories/models.ts';
 import { newStoryRef, tellStory } from '../stories/tell.ts';
+import { mulberry32 } from '../nlp/classifier/index.ts';
 import type { TagGroup } from '../stories/vocabulary.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -16,17 +17,6 @@ interface Comment {
   criticality?: number;
   sentiment?: number;
   rating?: number;
-}
-
-/** A small seeded generator, so the demo is the same on every machine. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** A title from the comment's first sentence, as people write them. */
@@ -92,6 +82,7 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Comment);
+  // Seeded, so the demo is the same on every machine.
   const random = mulberry32(20261124);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 

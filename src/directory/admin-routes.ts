@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../platform/context.ts';
 import { AppError, notFound } from '../platform/errors.ts';
-import { parseInput } from '../platform/http.ts';
+import { MARKUP_MESSAGE, noMarkup, parseInput } from '../platform/http.ts';
 import { can } from '../platform/auth/policy.ts';
 import { appendEvent } from '../platform/events.ts';
 import { requireStaffPage } from '../people/routes.ts';
@@ -35,7 +35,7 @@ export function organisationAdminRoutes(ctx: AppContext) {
       if (stop) return stop;
       const org = await load(parseInput(CodeParam, req.params).code);
       if (!can(req.actor, 'manage-organisation', { orgIds: [org.id] })) throw new AppError('forbidden', 403, 'Only admins of this organisation can change its settings.');
-      const t = parseInput(z.object({ _csrf: z.string(), name: z.string().trim().min(2, 'Give the template a name').max(80), body: z.string().trim().min(10, 'Write the template text').max(5000).refine((b) => !/<\s*\/?\s*[a-z!][^>]*>/i.test(b), 'must not contain HTML tags') }).strict(), req.body, 'invalid_template');
+      const t = parseInput(z.object({ _csrf: z.string(), name: z.string().trim().min(2, 'Give the template a name').max(80), body: z.string().trim().min(10, 'Write the template text').max(5000).refine(noMarkup, MARKUP_MESSAGE) }).strict(), req.body, 'invalid_template');
       await db.insertInto('response_templates').values({ id: newId(), org_id: org.id, name: t.name, body: t.body, created_at: now() }).execute();
       await appendEvent(db, ctx.handle.dialect, { type: 'organisation.template_added', orgId: org.id, subject: org.ods_code, actorId: req.actor!.userId, data: { name: t.name } });
       return reply.redirect(`/staff/organisations/${encodeURIComponent(org.ods_code)}#templates`, 303);

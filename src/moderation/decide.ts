@@ -5,6 +5,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError, notFound } from '../platform/errors.ts';
+import { MARKUP_MESSAGE, noMarkup, parseInput } from '../platform/http.ts';
 import { enqueue } from '../platform/jobs.ts';
 import { queueMail } from '../platform/mail.ts';
 import { applyRedactions, type Finding } from '../nlp/redact/index.ts';
@@ -12,14 +13,13 @@ import { REJECTION_REASONS, type RejectionReason } from '../stories/vocabulary.t
 import { MAX_STORY_LENGTH } from '../stories/tell.ts';
 import { canMove } from './states.ts';
 
-const HTML_TAG = /<\s*\/?\s*[a-z!][^>]*>/i;
 
 export const DecisionInput = z
   .object({
     action: z.enum(['publish', 'reject']),
     criticality: z.coerce.number().int().min(0).max(5).optional(),
-    title: z.string().trim().min(3).max(120).refine((s) => !HTML_TAG.test(s), 'must not contain HTML tags').optional(),
-    body: z.string().trim().min(20).max(MAX_STORY_LENGTH).refine((s) => !HTML_TAG.test(s), 'must not contain HTML tags').optional(),
+    title: z.string().trim().min(3).max(120).refine(noMarkup, MARKUP_MESSAGE).optional(),
+    body: z.string().trim().min(20).max(MAX_STORY_LENGTH).refine(noMarkup, MARKUP_MESSAGE).optional(),
     reason: z.string().trim().max(500).optional(),
   })
   .strict();
@@ -46,12 +46,7 @@ export async function decideStory(
   handle: DbHandle,
   o: { storyId: string; by: string; input: unknown; publicUrl: string },
 ): Promise<{ moderation: string; publishAt: string | null }> {
-  const parsed = DecisionInput.safeParse(o.input ?? {});
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-    throw new AppError('invalid_decision', 400, fields.map((f) => `${f.field}: ${f.message}`).join('; '), { fields });
-  }
-  const d = parsed.data;
+  const d = parseInput(DecisionInput, o.input, 'invalid_decision');
   return handle.db.transaction().execute(async (trx) => {
     const story = await trx.selectFrom('stories').selectAll().where('id', '=', o.storyId).executeTakeFirst();
     if (!story) throw notFound('story', 'story_not_found');

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../platform/context.ts';
 import { AppError, notFound } from '../platform/errors.ts';
-import { parseInput } from '../platform/http.ts';
+import { errorFields, parseInput } from '../platform/http.ts';
 import { can } from '../platform/auth/policy.ts';
 import { requireStaffPage } from '../people/routes.ts';
 import { moderationQueue, nearDuplicates } from './queue.ts';
@@ -126,7 +126,7 @@ export function moderationRoutes(ctx: AppContext) {
         return reply.redirect(`/moderation?done=${encodeURIComponent(message)}`, 303);
       } catch (err) {
         if (!(err instanceof AppError) || err.status !== 400) throw err;
-        const fields = (err.details as { fields?: Array<{ field: string; message: string }> } | undefined)?.fields ?? [];
+        const fields = errorFields(err);
         const errors = (fields.length ? fields : [{ field: '', message: err.message }]).map((f) => ({ text: `${f.field ? `${f.field}: ` : ''}${f.message}`, href: f.field ? `#${f.field}` : '#decision' }));
         return reply.page('moderation/views/story.njk', await storyPage(id, { errors, values: { title: form.title, body: form.body, criticality: Number(form.criticality) } }), 400);
       }

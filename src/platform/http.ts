@@ -10,13 +10,17 @@ export function parseInput<S extends z.ZodType>(schema: S, data: unknown, code =
   throw new AppError(code, 400, message, { fields });
 }
 
-/** Field errors keyed by field name, for showing a form again with messages beside each field. */
-export function fieldErrors(err: unknown): Record<string, string> | undefined {
-  if (!(err instanceof AppError)) return undefined;
+/** The per-field problems of a 400 from parseInput (or one use case's own), for showing a form again. */
+export function errorFields(err: AppError, fallbackField = ''): Array<{ field: string; message: string }> {
   const d = err.details as { fields?: Array<{ field: string; message: string }> } | undefined;
-  if (!d?.fields) return undefined;
-  return Object.fromEntries(d.fields.map((f) => [f.field, f.message]));
+  return d?.fields ?? [{ field: fallbackField, message: err.message }];
 }
+
+// Stories and responses are plain text: a tag in one is almost always pasted by mistake or an
+// attack, so markup is refused rather than stored. Other uses of < and & are kept and shown escaped.
+const HTML_TAG = /<\s*\/?\s*[a-z!][^>]*>/i;
+export const noMarkup = (s: string) => !HTML_TAG.test(s);
+export const MARKUP_MESSAGE = 'must not contain HTML tags';
 
 /** Opaque cursors for lists: base64url of a small JSON object; a tampered cursor is a 400. */
 export function encodeCursor(value: Record<string, string | number>): string {

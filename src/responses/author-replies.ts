@@ -5,6 +5,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError, notFound } from '../platform/errors.ts';
+import { MARKUP_MESSAGE, noMarkup } from '../platform/http.ts';
 import { randomToken, sha256 } from '../platform/auth/tokens.ts';
 import { findIdentifyingDetails, applyRedactions } from '../nlp/redact/index.ts';
 
@@ -23,7 +24,7 @@ export async function storyForToken(handle: DbHandle, storyId: string, token: st
   return { id: link.id, title: link.title };
 }
 
-const ReplyInput = z.object({ body: z.string().trim().min(5, 'Write a reply of at least 5 characters').max(5000, 'A reply must be 5,000 characters or fewer').refine((s) => !/<\s*\/?\s*[a-z!][^>]*>/i.test(s), 'must not contain HTML tags') });
+const ReplyInput = z.object({ body: z.string().trim().min(5, 'Write a reply of at least 5 characters').max(5000, 'A reply must be 5,000 characters or fewer').refine(noMarkup, MARKUP_MESSAGE) });
 
 /**
  * The author answers back through their emailed link, so a story becomes a conversation. Replies

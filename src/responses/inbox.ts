@@ -5,6 +5,7 @@ import { appendEvent } from '../platform/events.ts';
 import { AppError, forbidden, notFound } from '../platform/errors.ts';
 import { orgsWhere, type Actor } from '../platform/auth/policy.ts';
 import { addWorkingDays } from './working-days.ts';
+import { hasTheme } from '../stories/read.ts';
 
 export interface InboxFilters {
   service?: string;
@@ -66,7 +67,7 @@ export async function inbox(handle: DbHandle, actor: Actor, f: InboxFilters = {}
     q = q.where('stories.id', 'in', db.selectFrom('story_services as s2').innerJoin('services', 'services.id', 's2.service_id').select('s2.story_id').where('services.path', 'like', `${svc.path}%`));
   }
   if (f.minCriticality !== undefined) q = q.where('stories.criticality', '>=', f.minCriticality);
-  if (f.theme) q = q.where('stories.themes', 'like', `%${JSON.stringify(f.theme).slice(1, -1)}%`);
+  if (f.theme) q = q.where(hasTheme(f.theme));
   if (f.tag) q = q.where('stories.id', 'in', db.selectFrom('story_tags').select('story_id').where('tag', '=', f.tag));
   if (f.unanswered || f.overdue) q = q.where('stories.id', 'not in', answered);
   if (f.overdue) q = q.where('story_handling.due_at', '<', t);

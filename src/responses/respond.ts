@@ -5,6 +5,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError, forbidden, notFound } from '../platform/errors.ts';
+import { MARKUP_MESSAGE, noMarkup, parseInput } from '../platform/http.ts';
 import { queueMail } from '../platform/mail.ts';
 import { enqueue } from '../platform/jobs.ts';
 import { authorLink } from './author-replies.ts';
@@ -17,14 +18,12 @@ export const CHANGE_REMINDER_DAYS = 28;
 /** A response may be edited for this long after it is written. */
 export const EDIT_WINDOW_MINUTES = 30;
 
-const HTML_TAG = /<\s*\/?\s*[a-z!][^>]*>/i;
-const noMarkup = (s: string) => !HTML_TAG.test(s);
 
 export const ResponseInput = z
   .object({
-    body: z.string().trim().min(10, 'Write a response of at least 10 characters').max(5000, 'A response must be 5,000 characters or fewer').refine(noMarkup, 'must not contain HTML tags'),
+    body: z.string().trim().min(10, 'Write a response of at least 10 characters').max(5000, 'A response must be 5,000 characters or fewer').refine(noMarkup, MARKUP_MESSAGE),
     change: z.enum(['planned', 'made']).optional().nullable(),
-    changeDescription: z.string().trim().max(2000).refine(noMarkup, 'must not contain HTML tags').optional().nullable(),
+    changeDescription: z.string().trim().max(2000).refine(noMarkup, MARKUP_MESSAGE).optional().nullable(),
     org: z.string().max(64).optional(),
   })
   .strict()
@@ -36,10 +35,6 @@ export const ResponseInput = z
     if (!v.change && v.changeDescription) ctx.addIssue({ code: 'custom', path: ['change'], message: 'Say whether the change is planned or made' });
   });
 
-function invalid(error: z.ZodError): AppError {
-  const fields = error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-  return new AppError('invalid_response', 400, fields.map((f) => `${f.field}: ${f.message}`).join('; '), { fields });
-}
 
 /** A story's progress from its published responses and their checked change claims. */
 async function refreshProgress(trx: Transaction<Database>, storyId: string): Promise<Progress> {
@@ -93,9 +88,7 @@ export async function respondToStory(
     const named = await trx.selectFrom('story_services').innerJoin('organisations', 'organisations.id', 'story_services.org_id').select(['organisations.id', 'organisations.ods_code']).where('story_id', '=', o.storyId).execute();
     const mine = named.filter((n) => can(o.actor, 'respond', { orgIds: [n.id] }));
     if (mine.length === 0) throw forbidden('Only responders of an organisation this story names can respond to it.');
-    const parsed = ResponseInput.safeParse(o.input ?? {});
-    if (!parsed.success) throw invalid(parsed.error);
-    const input = parsed.data;
+    const input = parseInput(ResponseInput, o.input, 'invalid_response');
     const org = input.org ? mine.find((m) => m.ods_code === input.org) : mine[0];
     if (!org) throw forbidden(`You cannot respond for ${input.org}.`);
     const published = await trx.selectFrom('responses').select((eb) => eb.fn.countAll().as('n')).where('author_id', '=', o.actor.userId).where('moderation', '=', 'published').executeTakeFirstOrThrow();
@@ -136,9 +129,7 @@ export const ResponseDecision = z
  * unless `changeAccepted: false`. A fast-tracked response's claim is checked the same way.
  */
 export async function decideResponse(handle: DbHandle, o: { responseId: string; by: string; input: unknown; publicUrl: string }): Promise<{ moderation: string; changeStatus: string | null }> {
-  const parsed = ResponseDecision.safeParse(o.input ?? {});
-  if (!parsed.success) throw invalid(parsed.error);
-  const d = parsed.data;
+  const d = parseInput(ResponseDecision, o.input, 'invalid_response');
   return handle.db.transaction().execute(async (trx) => {
     const r = await trx.selectFrom('responses').selectAll().where('id', '=', o.responseId).executeTakeFirst();
     if (!r) throw notFound('response', 'response_not_found');
@@ -189,9 +180,8 @@ export async function editResponse(handle: DbHandle, o: { responseId: string; ac
     if (!r) throw notFound('response', 'response_not_found');
     if (r.author_id !== o.actor.userId) throw forbidden('Only the person who wrote a response can edit it.');
     if (r.edit_until < now()) throw new AppError('edit_window_closed', 409, `A response can be edited for ${EDIT_WINDOW_MINUTES} minutes after it is written.`);
-    const parsed = ResponseInput.safeParse({ body: o.body });
-    if (!parsed.success) throw invalid(parsed.error);
-    await trx.updateTable('responses').set({ body: parsed.data.body, updated_at: now() }).where('id', '=', r.id).execute();
-    await appendEvent(trx, handle.dialect, { type: 'response.edited', orgId: r.org_id, subject: r.story_id, actorId: o.actor.userId, data: { response: r.id, before: r.body, after: parsed.data.body } });
+    const { body } = parseInput(ResponseInput, { body: o.body }, 'invalid_response');
+    await trx.updateTable('responses').set({ body, updated_at: now() }).where('id', '=', r.id).execute();
+    await appendEvent(trx, handle.dialect, { type: 'response.edited', orgId: r.org_id, subject: r.story_id, actorId: o.actor.userId, data: { response: r.id, before: r.body, after: body } });
   });
 }

@@ -2,13 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../platform/context.ts';
 import { AppError, forbidden, unauthorised } from '../platform/errors.ts';
-import { parseInput } from '../platform/http.ts';
+import { errorFields, parseInput } from '../platform/http.ts';
 import { can } from '../platform/auth/policy.ts';
 import { requireStaffPage } from '../people/routes.ts';
 import { decideResponse, editResponse, markHelpful, respondToStory } from './respond.ts';
 import { decideAuthorReply, replyAsAuthor, storyForToken } from './author-replies.ts';
-import { randomToken } from '../platform/auth/tokens.ts';
-import { VISITOR_COOKIE } from '../stories/routes.ts';
+import { voterId } from '../stories/routes.ts';
 import { computeMeasures } from '../insights/measures.ts';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
@@ -65,13 +64,7 @@ export function responseRoutes(ctx: AppContext) {
 
     app.post('/responses/:id/helpful', { preHandler: app.csrfProtection }, async (req, reply) => {
       const { id } = parseInput(IdParam, req.params);
-      let voter = req.actor ? `user:${req.actor.userId}` : req.cookies[VISITOR_COOKIE] ? `visitor:${req.cookies[VISITOR_COOKIE]}` : undefined;
-      if (!voter) {
-        const token = randomToken(16);
-        reply.setCookie(VISITOR_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicUrl.startsWith('https://'), maxAge: 365 * 86_400 });
-        voter = `visitor:${token}`;
-      }
-      const r = await markHelpful(handle, { responseId: id, voter });
+      const r = await markHelpful(handle, { responseId: id, voter: voterId(req, reply, ctx.config.publicUrl.startsWith('https://')) });
       return reply.redirect(`/stories/${r.storyId}#response-${id}`, 303);
     });
 
@@ -131,7 +124,7 @@ export function responseRoutes(ctx: AppContext) {
         return reply.redirect(`/stories/${id}?responded=${r.moderation}#responses`, 303);
       } catch (err) {
         if (!(err instanceof AppError) || err.status !== 400) throw err;
-        const fields = (err.details as { fields?: Array<{ field: string; message: string }> } | undefined)?.fields ?? [{ field: 'body', message: err.message }];
+        const fields = errorFields(err, 'body');
         const q = new URLSearchParams({ error: fields.map((x) => x.message).join('. ') });
         // The page shows the error beside the form; what was typed is carried back in the address.
         q.set('body', (f.body ?? '').slice(0, 1500));

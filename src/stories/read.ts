@@ -83,6 +83,12 @@ export interface StoryQuery {
   limit?: number;
 }
 
+/** A condition on `stories.themes` (JSON) naming the theme, with LIKE's wildcards escaped. */
+export function hasTheme(theme: string) {
+  const pattern = `%"label":${JSON.stringify(theme)}%`.replace(/[\\%_]/g, (c, i: number, all: string) => (i === 0 || i === all.length - 1 ? c : `\\${c}`));
+  return sql<boolean>`stories.themes LIKE ${pattern} ESCAPE '\\'`;
+}
+
 const isCursor = (v: unknown): v is { p: string; i: string } => typeof v === 'object' && v !== null && typeof (v as { p: unknown }).p === 'string' && typeof (v as { i: unknown }).i === 'string';
 
 /** Turns what a person typed into an FTS5 query of quoted terms (all must match): no syntax errors. */
@@ -111,10 +117,7 @@ export async function listPublished(handle: DbHandle, query: StoryQuery): Promis
     }
   }
   if (query.tag) q = q.where('stories.id', 'in', db.selectFrom('story_tags').select('story_id').where('tag', '=', query.tag));
-  if (query.theme) {
-    const pattern = `%"label":${JSON.stringify(query.theme)}%`.replace(/[\\%_]/g, (c, i: number, all: string) => (i === 0 || i === all.length - 1 ? c : `\\${c}`));
-    q = q.where(sql<boolean>`stories.themes LIKE ${pattern} ESCAPE '\\'`);
-  }
+  if (query.theme) q = q.where(hasTheme(query.theme));
   if (query.since) {
     const since = new Date(query.since);
     if (Number.isNaN(since.getTime())) throw new AppError('bad_since', 400, 'since must be a date like 2026-01-31');

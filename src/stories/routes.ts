@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../platform/context.ts';
 import { AppError } from '../platform/errors.ts';
-import { parseInput } from '../platform/http.ts';
+import { errorFields, parseInput } from '../platform/http.ts';
 import { randomToken } from '../platform/auth/tokens.ts';
 import { presentServices, searchServices } from '../directory/directory.ts';
 import { checkPseudonym } from '../nlp/pseudonym/index.ts';
@@ -33,6 +33,19 @@ const StoriesQuery = z.object({
 });
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 export const VISITOR_COOKIE = 'cv_visitor';
+
+/**
+ * Who is counting ("I've experienced this", "helpful"): a signed-in user, or a browser's visitor
+ * cookie, given on first use, so each is counted once without an account.
+ */
+export function voterId(req: FastifyRequest, reply: FastifyReply, secure: boolean): string {
+  if (req.actor) return `user:${req.actor.userId}`;
+  const known = req.cookies[VISITOR_COOKIE];
+  if (known) return `visitor:${known}`;
+  const token = randomToken(16);
+  reply.setCookie(VISITOR_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 365 * 86_400 });
+  return `visitor:${token}`;
+}
 
 export function storyPageRoutes(ctx: AppContext) {
   const { handle } = ctx;
@@ -185,7 +198,7 @@ export function storyPageRoutes(ctx: AppContext) {
         );
       } catch (err) {
         if (!(err instanceof AppError) || err.status !== 400) throw err;
-        const fields = (err.details as { fields?: Array<{ field: string; message: string }> } | undefined)?.fields ?? [{ field: '', message: err.message }];
+        const fields = errorFields(err, '');
         const pageFor: Record<string, string> = { title: '/tell/story', body: '/tell/story', services: '/tell', authorRole: '/tell/about', pseudonym: '/tell/about', email: '/tell/about' };
         return reply.page('stories/views/tell-check.njk', await checkPage(draft, fields.map((f) => ({ text: f.message, href: Object.hasOwn(pageFor, f.field.split('.')[0]!) ? pageFor[f.field.split('.')[0]!]! : '#' }))), 400);
       }
@@ -241,13 +254,7 @@ export function storyPageRoutes(ctx: AppContext) {
 
     app.post('/stories/:id/experienced', { preHandler: app.csrfProtection }, async (req, reply) => {
       const { id } = parseInput(IdParam, req.params);
-      let voter = req.actor ? `user:${req.actor.userId}` : req.cookies[VISITOR_COOKIE] ? `visitor:${req.cookies[VISITOR_COOKIE]}` : undefined;
-      if (!voter) {
-        const token = randomToken(16);
-        reply.setCookie(VISITOR_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 365 * 86_400 });
-        voter = `visitor:${token}`;
-      }
-      await markExperienced(handle, { storyId: id, voter });
+      await markExperienced(handle, { storyId: id, voter: voterId(req, reply, secure) });
       return reply.redirect(`/stories/${id}?experienced=1#experienced`, 303);
     });
   };

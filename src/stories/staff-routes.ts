@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../platform/context.ts';
+import { errorFields } from '../platform/http.ts';
 import { AppError } from '../platform/errors.ts';
 import { can, orgsWhere } from '../platform/auth/policy.ts';
 import { requireStaffPage } from '../people/routes.ts';
@@ -51,7 +52,7 @@ export function staffStoryRoutes(ctx: AppContext) {
         return reply.page('stories/views/staff-added.njk', { title: 'Story added', ref: r.ref, breadcrumbs: [{ href: '/staff', text: 'Staff home' }] });
       } catch (err) {
         if (!(err instanceof AppError) || err.status !== 400) throw err;
-        const fields = (err.details as { fields?: Array<{ field: string; message: string }> } | undefined)?.fields ?? [{ field: '', message: err.message }];
+        const fields = errorFields(err, '');
         return reply.page('stories/views/staff-new.njk', { title: 'Add a story from paper or phone', services, roles: AUTHOR_ROLES, ratings: RATINGS, values, errors: fields.map((x) => ({ text: x.message, href: `#${x.field || 'title'}` })) }, 400);
       }
     });

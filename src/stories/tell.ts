@@ -3,6 +3,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
+import { MARKUP_MESSAGE, noMarkup, parseInput } from '../platform/http.ts';
 import { enqueue } from '../platform/jobs.ts';
 import { queueMail } from '../platform/mail.ts';
 import { randomToken, sha256 } from '../platform/auth/tokens.ts';
@@ -15,11 +16,6 @@ import { suggestCriticality } from './models.ts';
 export const MAX_STORY_LENGTH = 20_000;
 export const MAX_SERVICES = 5;
 
-// Markup is refused rather than stored: stories are plain text, and a tag in one is almost always
-// pasted by mistake or an attack. Other uses of < and & are kept and shown escaped.
-const HTML_TAG = /<\s*\/?\s*[a-z!][^>]*>/i;
-const noMarkup = (s: string) => !HTML_TAG.test(s);
-const markupMessage = 'must not contain HTML tags';
 
 const ratingSchema = z
   .union([z.number().int().min(1).max(5), z.enum(RATINGS.map((r) => r.key) as [string, ...string[]])])
@@ -32,13 +28,13 @@ const tagsSchema = z.union([
 
 export const StoryInput = z
   .object({
-    title: z.string().trim().min(3, 'Enter a title of at least 3 characters').max(120, 'The title must be 120 characters or fewer').refine(noMarkup, markupMessage),
+    title: z.string().trim().min(3, 'Enter a title of at least 3 characters').max(120, 'The title must be 120 characters or fewer').refine(noMarkup, MARKUP_MESSAGE),
     body: z
       .string()
       .trim()
       .min(20, 'Tell your story in at least 20 characters')
       .max(MAX_STORY_LENGTH, `Your story must be ${MAX_STORY_LENGTH.toLocaleString('en-GB')} characters or fewer`)
-      .refine(noMarkup, markupMessage),
+      .refine(noMarkup, MARKUP_MESSAGE),
     services: z.array(z.string().min(1).max(64)).min(1, 'Choose at least one service').max(MAX_SERVICES, `Choose at most ${MAX_SERVICES} services`),
     authorRole: z.enum(AUTHOR_ROLES.map((r) => r.key) as [string, ...string[]], { message: 'Say who you are: patient, carer, relative, staff or other' }),
     pseudonym: z.string().trim().max(40).optional(),
@@ -100,12 +96,7 @@ export async function tellStory(
   raw: unknown,
   opts: { idempotencyKey?: string; createdBy?: string; channel?: string; publicUrl: string },
 ): Promise<TellResult> {
-  const parsed = StoryInput.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-    throw new AppError('invalid_story', 400, fields.map((f) => `${f.field}: ${f.message}`).join('; '), { fields });
-  }
-  const input = parsed.data;
+  const input = parseInput(StoryInput, raw, 'invalid_story');
   const db = handle.db;
 
   if (opts.idempotencyKey) {

@@ -43,4 +43,5 @@ export {
   type MultiLabelMetrics,
 } from './metrics.ts';
 export { tokenize, DEFAULT_FEATURES, type FeatureConfig } from './tokenize.ts';
+export { mulberry32 } from './linear.ts';
 export type { Loss } from './linear.ts';
