@@ -26,6 +26,7 @@ import { inboxRoutes } from './responses/inbox-routes.ts';
 import { insightRoutes } from './insights/routes.ts';
 import { alertRoutes } from './alerts/routes.ts';
 import { rightsRoutes } from './rights/routes.ts';
+import { listeningRoutes } from './listening/routes.ts';
 import { unreadCount } from './alerts/alerts.ts';
 
 declare module 'fastify' {
@@ -199,6 +200,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(insightRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(rightsRoutes(ctx));
+  await app.register(listeningRoutes(ctx));
 
   return app;
 }
@@ -227,7 +229,9 @@ export function describeError(err: Error & { statusCode?: number; code?: string;
 }
 
 function isDatabaseUnavailable(err: Error & { code?: string }): boolean {
-  return ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08006', '08001', 'SQLITE_BUSY'].includes(err.code ?? '') || /Connection terminated|timeout exceeded when trying to connect/i.test(err.message);
+  // pg's own "Client has encountered a connection error and is not queryable" has no code: it is
+  // what the next query of a transaction gets once PostgreSQL has dropped that client's connection.
+  return ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', 'SQLITE_BUSY'].includes(err.code ?? '') || /Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(err.message);
 }
 
 /** True when any string (or key) in a parsed body holds a NUL; iterative, so deep nesting cannot overflow. */
@@ -256,6 +260,7 @@ function navigationFor(actor: Actor | null, unread: number) {
   ];
   if (actor) items.push({ href: '/staff', text: 'Staff home' });
   if (actor && actor.orgRoles.size > 0) items.push({ href: '/staff/inbox', text: 'Inbox' });
+  if (can(actor, 'watch-live', { orgIds: actor ? [...actor.orgRoles.keys()] : [] })) items.push({ href: '/staff/live', text: 'Live wall' });
   if (actor) items.push({ href: '/staff/notifications', text: unread ? `Notifications (${unread})` : 'Notifications' });
   if (can(actor, 'moderate')) items.push({ href: '/moderation', text: 'Moderation' });
   return items;

@@ -23,6 +23,10 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JOBS: z.enum(['on', 'off']).default('on'),
   DATA_DIR: z.string().default('data'),
+  SECRETS_KEY: z
+    .string()
+    .optional()
+    .refine((v) => !v || Buffer.from(v, 'base64').length === 32, { message: 'must be 32 bytes in base64 (openssl rand -base64 32)' }),
   STORY_RATE_LIMIT: z.coerce.number().int().min(0).default(20),
   NODE_ENV: z.string().default('development'),
 });
@@ -39,6 +43,8 @@ export interface Config {
   jobs: boolean;
   dataDir: string;
   production: boolean;
+  /** Encrypts channel secrets at rest; absent: a key file made once in dataDir (see secrets.ts). */
+  secretsKey: string | undefined;
   /** Stories one address may tell per minute (web and API); 0 turns the limit off (benchmarks). */
   storyRateLimit: number;
 }
@@ -76,5 +82,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     production: e.NODE_ENV === 'production',
     storyRateLimit: e.STORY_RATE_LIMIT,
+    secretsKey: e.SECRETS_KEY || undefined,
   };
 }

@@ -49,9 +49,16 @@ async function serve(opts: { port?: string; demo?: boolean }) {
   await app.listen({ port: config.port, host: config.host });
   if (worker) {
     const { scheduleDigest } = await import('./alerts/alerts.ts');
+    const { schedulePraiseDigest } = await import('./listening/praise.ts');
     await scheduleDigest(handle);
+    await schedulePraiseDigest(handle);
     worker.start();
   }
+  // Social channels stream where jobs run (one lease per channel across servers).
+  const { ChannelSupervisor } = await import('./listening/supervisor.ts');
+  const { secretsKey } = await import('./platform/secrets.ts');
+  const channels = config.jobs ? new ChannelSupervisor(handle, secretsKey(config), log.child({ part: 'channels' })) : undefined;
+  channels?.start();
   const address = `http://localhost:${(app.server.address() as { port: number }).port}`;
   const ms = Math.round(performance.now() - started);
   const where = config.database.kind === 'sqlite' ? `SQLite ${config.database.file}` : 'PostgreSQL';
@@ -70,7 +77,8 @@ async function serve(opts: { port?: string; demo?: boolean }) {
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     await app.close();
-    log.info('no requests in flight; stopping the job loop');
+    log.info('no requests in flight; stopping the channels and the job loop');
+    await channels?.stop();
     await worker?.stop();
     await handle.close();
     log.info('stopped');
@@ -150,6 +158,25 @@ program
   );
 
 const importCmd = program.command('import').description('import data from files');
+importCmd
+  .command('fft')
+  .description('import Friends and Family Test comments (CSV: date,service_code,rating,comment) as stories for moderation; re-importing adds nothing twice; all or nothing')
+  .requiredOption('--org <code>', "the organisation's ODS code")
+  .requiredOption('--file <file>', 'the CSV export')
+  .action((opts: { org: string; file: string }) =>
+    withDatabase(async (handle) => {
+      const { importFftFile } = await import('./listening/fft.ts');
+      const { closeAnalysisPool } = await import('./stories/analyse-pool.ts');
+      const started = performance.now();
+      try {
+        const r = await importFftFile(handle, { orgCode: opts.org, file: opts.file });
+        const s = (performance.now() - started) / 1000;
+        console.log(`read ${r.read} rows: imported ${r.imported}, already there ${r.duplicates}, without a comment ${r.rejected} (${s.toFixed(1)} s)`);
+      } finally {
+        await closeAnalysisPool();
+      }
+    }),
+  );
 importCmd
   .command('directory')
   .description('import organisations and services from CSV (code,name,kind,parent_code,hashtags); all or nothing')
@@ -265,6 +292,31 @@ program
       await handle.close();
     }
   });
+
+const channel = program.command('channel').description("manage an organisation's social media channels");
+channel
+  .command('add')
+  .description('follow hashtags on a social network for an organisation; a running server starts it within 10 seconds')
+  .argument('<kind>', 'mastodon, bluesky, x or webhook')
+  .requiredOption('--org <code>', "the organisation's ODS code")
+  .option('--instance <url>', 'Mastodon: the server, e.g. https://mastodon.social')
+  .option('--endpoint <url>', 'Bluesky: the Jetstream address')
+  .option('--api <url>', 'X: the API address')
+  .option('--token <token>', 'Mastodon access token or X bearer token (stored encrypted)')
+  .option('--tags <tags>', 'hashtags, comma-separated, with or without #')
+  .option('--name <name>', 'a name for the channel')
+  .action((kind: string, opts: { org: string; instance?: string; endpoint?: string; api?: string; token?: string; tags?: string; name?: string }) =>
+    withDatabase(async (handle, config) => {
+      const { addChannel } = await import('./listening/channels.ts');
+      const { secretsKey } = await import('./platform/secrets.ts');
+      const input = Object.fromEntries(
+        Object.entries({ kind, name: opts.name, instance: opts.instance, endpoint: opts.endpoint, apiBase: opts.api, token: opts.token, tags: opts.tags }).filter(([, v]) => v !== undefined),
+      );
+      const added = await addChannel(handle, secretsKey(config), opts.org, input, null);
+      console.log(`added ${kind} channel ${added.id}`);
+      if (added.webhookSecret) console.log(`webhook: POST ${config.publicUrl}/api/v1/channels/${added.id}/webhook signed with key ${added.webhookSecret}`);
+    }),
+  );
 
 try {
   await program.parseAsync(process.argv);

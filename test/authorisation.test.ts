@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
+import { ingestMention } from '../src/listening/mentions.ts';
 import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
 
 /**
@@ -27,6 +28,7 @@ let own: string; // published story about RR8
 let other: string; // published story about B86901
 let pending: string;
 let responseId: string;
+let mention: string; // a social post about an RR8 ward
 
 beforeAll(async () => {
   t = await startTestApp({ STORY_RATE_LIMIT: '0' });
@@ -45,6 +47,8 @@ beforeAll(async () => {
   other = await tell('B86901');
   pending = await tell('RR813-W07');
   for (const id of [own, other]) await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'publish', criticality: 1 }, headers: mod });
+  const rr8 = await t.handle.db.selectFrom('organisations').select('id').where('ods_code', '=', 'RR8').executeTakeFirstOrThrow();
+  mention = (await ingestMention(t.handle, { source: 'webhook', externalId: 'authz-1', url: null, author: '@someone', text: 'Ward 7 was noisy all night #Ward7LGI', tags: ['ward7lgi'], postedAt: new Date().toISOString() }, { orgId: rr8.id, channelId: null })).id;
   responseId = (await t.app.inject({ method: 'POST', url: `/api/v1/stories/${own}/responses`, payload: { body: 'Thank you for your story, we are looking into it.' }, headers: { authorization: `Bearer ${keys.get('responder')}` } })).json().id;
 });
 afterAll(async () => t.close());
@@ -101,6 +105,17 @@ const routes = (): Route[] => [
   { name: 'POST /api/v1/stories/:own/responses', allowed: ['responder', 'orgAdmin'], call: api('POST', `/api/v1/stories/${own}/responses`, { body: '' }) },
   { name: 'POST /api/v1/stories/:other/responses', allowed: ['otherResponder'], call: api('POST', `/api/v1/stories/${other}/responses`, { body: '' }) },
   { name: 'POST /api/v1/stories/:own/themes', allowed: [...ownOrgStaff, ...moderators], call: api('POST', `/api/v1/stories/${own}/themes`, { themes: ['Not a theme'] }) },
+  { name: 'GET /staff/live', allowed: ['responder', 'leader', 'orgAdmin', 'otherResponder', 'platformAdmin'], call: page('/staff/live') },
+  { name: 'GET /staff/hotspots', allowed: ['responder', 'leader', 'orgAdmin', 'otherResponder', 'platformAdmin'], call: page('/staff/hotspots') },
+  { name: 'GET /staff/mentions', allowed: staff, call: page('/staff/mentions') },
+  { name: 'GET /staff/mentions/:rr8', allowed: [...ownOrgStaff, ...moderators], call: page(`/staff/mentions/${mention}`) },
+  { name: 'POST /staff/mentions/:rr8/reply', allowed: ['responder', 'orgAdmin'], call: form(`/staff/mentions/${mention}/reply`, { reply: '' }) },
+  { name: 'POST /staff/mentions/:rr8/story', allowed: ['responder', 'orgAdmin', ...moderators], call: form(`/staff/mentions/${mention}/story`, { title: '' }) },
+  { name: 'GET /staff/organisations/RR8/channels', allowed: ['orgAdmin', 'platformAdmin'], call: page('/staff/organisations/RR8/channels') },
+  { name: 'POST /staff/organisations/RR8/channels', allowed: ['orgAdmin', 'platformAdmin'], call: form('/staff/organisations/RR8/channels', { kind: 'mastodon', tags: '' }) },
+  // An allowed caller meets the unknown service (404) instead of a stream that never ends.
+  { name: 'GET /api/v1/live', allowed: ['responder', 'leader', 'orgAdmin', 'otherResponder', 'platformAdmin'], call: api('GET', '/api/v1/live?service=NO-SUCH') },
+  { name: 'GET /api/v1/mentions', allowed: staff, call: api('GET', '/api/v1/mentions') },
   { name: 'POST /api/v1/stories/:other/themes', allowed: ['otherResponder', ...moderators], call: api('POST', `/api/v1/stories/${other}/themes`, { themes: ['Not a theme'] }) },
 ];
 

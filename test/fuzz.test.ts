@@ -10,6 +10,8 @@ import { createApiKey } from '../src/platform/auth/index.ts';
 import { themeLabels } from '../src/stories/models.ts';
 import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
 import { mulberry32 } from '../src/nlp/classifier/index.ts';
+import { addChannel } from '../src/listening/channels.ts';
+import { secretsKey } from '../src/platform/secrets.ts';
 
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_607);
@@ -467,6 +469,7 @@ let csrfJar: CookieJar;
 let csrfToken: string;
 let modJar: CookieJar;
 let modCsrf: string;
+let webhookId: string;
 const drafts: Array<{ jar: CookieJar; csrf: string }> = [];
 const storyIds: string[] = [];
 let themes: string[] = [];
@@ -510,6 +513,9 @@ beforeAll(async () => {
   expect(queuePage.statusCode).toBe(200);
   const tokenPage = await t.app.inject({ url: '/sign-in', headers: { cookie: modJar.header(), accept: 'text/html' } });
   modCsrf = csrfFrom(tokenPage.body);
+
+  // A webhook channel, so signed-webhook requests meet a real channel (and a wrong signature).
+  webhookId = (await addChannel(t.handle, secretsKey(t.config), 'RR8', { kind: 'webhook' }, null)).id;
 
   // Drafts of "tell your story" that are ready to send, so /tell/check can really create stories.
   for (let i = 0; i < DRAFT_JARS; i++) drafts.push(await newDraftJar());
@@ -589,6 +595,9 @@ function generate(): Spec {
     [2, 'form.tell-about'],
     [3, 'form.tell-check'],
     [5, 'form.moderation-decision'],
+    [3, 'mentions.list'],
+    [2, 'live'],
+    [4, 'webhook.post'],
   ] as const);
   switch (kind) {
     case 'services.list':
@@ -625,6 +634,20 @@ function generate(): Spec {
     }
     case 'me':
       return apiGet(kind, `/api/v1/me${chance(0.2) ? queryString() : ''}`);
+    case 'mentions.list':
+      return apiGet(kind, `/api/v1/mentions${chance(0.5) ? `?org=${queryValue('org')}${chance(0.5) ? `&cursor=${cursorValue()}` : ''}` : queryString()}`);
+    case 'live': {
+      // Always with a service no organisation has (or a malformed one): a valid request would open
+      // a stream that never ends, which inject cannot wait for. The stream itself is tested in listening.test.ts.
+      const q = queryString();
+      return apiGet(kind, `/api/v1/live${q ? `${q}&` : '?'}service=${chance(0.5) ? 'NO-SUCH-SERVICE' : queryValue('service')}x`);
+    }
+    case 'webhook.post': {
+      const spec = jsonPost(kind, `/api/v1/channels/${chance(0.6) ? webhookId : pathSegment([webhookId])}/webhook`, chance(0.5) ? genericJson(['id', 'text', 'author', 'url', 'tags', 'deleted', 'postedAt']) : JSON.stringify({ id: nastyString().slice(0, 300), text: nastyString() }), false);
+      if (chance(0.6)) spec.headers['x-carevoice-timestamp'] = chance(0.5) ? String(Math.floor(Date.now() / 1000)) : nastyString().slice(0, 50);
+      if (chance(0.6)) spec.headers['x-carevoice-signature'] = chance(0.5) ? `sha256=${'ab'.repeat(32)}` : nastyString().slice(0, 200);
+      return spec;
+    }
     case 'healthz':
       return { ...apiGet(kind, `/healthz${chance(0.5) ? queryString() : ''}`), method: 'GET' };
     case 'api.wrong': {

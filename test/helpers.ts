@@ -53,7 +53,9 @@ export interface TestApp {
 
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await freshDatabase();
-  const config = loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent', PUBLIC_URL: 'http://localhost:3000', ...env });
+  // Its own data directory too: the secrets key file is made there.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carevoice-data-'));
+  const config = loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent', PUBLIC_URL: 'http://localhost:3000', DATA_DIR: dataDir, ...env });
   const handle = openDatabase(config.database);
   await migrate(handle);
   const ctx: AppContext = { config, handle, log: pino({ level: 'silent' }), views: createViews(), secret: 'test-secret-test-secret-test-secret-1234' };
@@ -68,6 +70,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await app.close();
       await handle.close();
       await database.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -214,6 +214,7 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
             experienced_count: Math.floor(random() * random() * 12),
             sentiment: r.sentiment,
             themes: JSON.stringify(r.themes),
+            topics: JSON.stringify(r.themes.map((t) => t.label)),
             idempotency_key: null,
             created_by: null,
             submitted_at: r.submitted,

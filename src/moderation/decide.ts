@@ -110,6 +110,8 @@ export async function publishApproved(trx: Transaction<Database>, dialect: DbHan
     await appendEvent(trx, dialect, { type: 'story.published', orgId, subject: storyId, data: { ref: story.ref, title: story.title, criticality: story.criticality } });
   }
   await enqueue(trx, { kind: 'alerts.story_published', payload: { storyId }, dedupeKey: `alerts:${storyId}` });
+  // Negative stories may be part of a hotspot (src/listening/hotspots.ts judges).
+  if (story.sentiment === '4' || story.sentiment === '5') await enqueue(trx, { kind: 'hotspot.check', payload: { kind: 'story', id: storyId }, dedupeKey: `hotspot:story:${storyId}` });
   if (story.author_email) {
     await queueMail(trx, {
       to: story.author_email,

@@ -13,4 +13,6 @@ export interface AppContext {
   /** Signs cookies; kept in the database so every app server shares it (see secrets.ts). */
   secret: string;
   worker?: JobWorker;
+  /** The live wall's connections (set by the listening routes); tests and metrics read its size. */
+  liveFeed?: { readonly size: number };
 }

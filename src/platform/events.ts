@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { sql, type Transaction, type Kysely } from 'kysely';
 import type { Database } from './db/schema.ts';
 import { now } from './db/index.ts';
@@ -16,6 +17,14 @@ export interface NewEvent {
 }
 
 export const EVENTS_CHANNEL = 'carevoice_events';
+
+/**
+ * Rings in this process whenever an event is appended, so the live hub reads at once on SQLite
+ * (PostgreSQL rings every server through NOTIFY instead). The hub's read queues behind the open
+ * transaction on the single SQLite connection, so it sees the event only once it is committed.
+ */
+export const appended = new EventEmitter();
+appended.setMaxListeners(0);
 
 export async function appendEvent(
   trx: Transaction<Database> | Kysely<Database>,
@@ -38,6 +47,7 @@ export async function appendEvent(
     // Delivered by PostgreSQL only when the transaction commits, to every listening app server.
     await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${String(row.id)})`.execute(trx);
   }
+  queueMicrotask(() => appended.emit('event', row.id));
   return row.id;
 }
 

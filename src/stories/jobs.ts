@@ -14,9 +14,9 @@ export function storyJobs(handle: DbHandle, publicUrl: string): Record<string, J
       const { storyId } = payload as { storyId: string };
       const story = await db.selectFrom('stories').select(['id', 'original_title', 'original_body']).where('id', '=', storyId).executeTakeFirst();
       if (!story) return;
-      const { themes, sentiment } = classifyText(`${story.original_title}. ${story.original_body}`);
+      const { themes, sentiment, topics } = classifyText(`${story.original_title}. ${story.original_body}`);
       await db.transaction().execute(async (trx) => {
-        await trx.updateTable('stories').set({ themes: JSON.stringify(themes), sentiment }).where('id', '=', storyId).execute();
+        await trx.updateTable('stories').set({ themes: JSON.stringify(themes), sentiment, topics: JSON.stringify(topics) }).where('id', '=', storyId).execute();
         await appendEvent(trx, handle.dialect, { type: 'story.classified', subject: storyId, data: { themes: themes.map((t) => t.label), sentiment } });
       });
     },

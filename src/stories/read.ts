@@ -83,13 +83,13 @@ export interface StoryQuery {
   limit?: number;
 }
 
-/** A condition on `stories.themes` (JSON) naming the theme, with LIKE's wildcards escaped. */
-export function hasTheme(theme: string) {
+/** A condition on a themes column (JSON, `stories.themes` unless told) naming the theme, with LIKE's wildcards escaped. */
+export function hasTheme(theme: string, column: 'stories.themes' | 'mentions.themes' = 'stories.themes') {
   const pattern = `%"label":${JSON.stringify(theme)}%`.replace(/[\\%_]/g, (c, i: number, all: string) => (i === 0 || i === all.length - 1 ? c : `\\${c}`));
-  return sql<boolean>`stories.themes LIKE ${pattern} ESCAPE '\\'`;
+  return sql<boolean>`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
 }
 
-const isCursor = (v: unknown): v is { p: string; i: string } => typeof v === 'object' && v !== null && typeof (v as { p: unknown }).p === 'string' && typeof (v as { i: unknown }).i === 'string';
+export const isCursor = (v: unknown): v is { p: string; i: string } => typeof v === 'object' && v !== null && typeof (v as { p: unknown }).p === 'string' && typeof (v as { i: unknown }).i === 'string';
 
 /** Turns what a person typed into an FTS5 query of quoted terms (all must match): no syntax errors. */
 export function ftsQuery(q: string): string {

@@ -150,6 +150,7 @@ export async function tellStory(
           experienced_count: 0,
           sentiment: null,
           themes: '[]',
+          topics: '[]',
           idempotency_key: opts.idempotencyKey ?? null,
           created_by: opts.createdBy ?? null,
           submitted_at: t,

@@ -18,7 +18,7 @@ export async function correctThemes(handle: DbHandle, o: { storyId: string; labe
     const story = await trx.selectFrom('stories').select(['id', 'themes']).where('id', '=', o.storyId).executeTakeFirst();
     if (!story) throw notFound('story', 'story_not_found');
     await trx.insertInto('theme_corrections').values({ id: newId(), story_id: o.storyId, labels: JSON.stringify(labels), previous: story.themes, corrected_by: o.by, created_at: now() }).execute();
-    await trx.updateTable('stories').set({ themes: JSON.stringify(labels.map((label) => ({ label, score: 1, corrected: true }))), updated_at: now() }).where('id', '=', o.storyId).execute();
+    await trx.updateTable('stories').set({ themes: JSON.stringify(labels.map((label) => ({ label, score: 1, corrected: true }))), topics: JSON.stringify(labels), updated_at: now() }).where('id', '=', o.storyId).execute();
     await appendEvent(trx, handle.dialect, { type: 'story.themes_corrected', subject: o.storyId, actorId: o.by, data: { labels } });
   });
 }

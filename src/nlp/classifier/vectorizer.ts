@@ -12,6 +12,22 @@ export interface SparseRows {
   nCols: number;
 }
 
+/**
+ * Featurizers shared by every vectorizer with the same feature settings, each remembering the last
+ * text it extracted: the themes, sentiment and criticality models read the same comment one after
+ * the other, and hashing its n-grams once instead of three times is most of the cost of classifying.
+ */
+const shared = new Map<string, { featurizer: HashedFeaturizer; lastText: string | null; lastN: number }>();
+function sharedFeaturizer(config: FeatureConfig) {
+  const key = JSON.stringify(config);
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = { featurizer: new HashedFeaturizer(config), lastText: null, lastN: 0 };
+    shared.set(key, entry);
+  }
+  return entry;
+}
+
 export class Vectorizer {
   readonly config: FeatureConfig;
   /** global bucket id of each kept feature, ascending (word block first). */
@@ -20,7 +36,7 @@ export class Vectorizer {
   /** features [0, nWord) are word features, the rest char features. */
   readonly nWord: number;
   private readonly table: Int32Array;
-  private readonly featurizer: HashedFeaturizer;
+  private readonly featurizer: ReturnType<typeof sharedFeaturizer>;
   private counts: Float64Array;
   /** output of the last vectorize() call */
   vIdx: Int32Array = new Int32Array(1024);
@@ -41,7 +57,7 @@ export class Vectorizer {
       if (g < charOffset) nWord = i + 1;
     }
     this.nWord = nWord;
-    this.featurizer = new HashedFeaturizer(config);
+    this.featurizer = sharedFeaturizer(config);
     this.counts = new Float64Array(featureIds.length);
   }
 
@@ -85,9 +101,13 @@ export class Vectorizer {
 
   /** Vectorises one text into vIdx/vVal (unsorted) and returns the number of non-zeros. */
   vectorize(text: string): number {
-    const f = this.featurizer;
-    const n = f.extract(text);
-    const out = f.out;
+    const shared = this.featurizer;
+    if (shared.lastText !== text) {
+      shared.lastN = shared.featurizer.extract(text);
+      shared.lastText = text;
+    }
+    const n = shared.lastN;
+    const out = shared.featurizer.out;
     const table = this.table;
     const counts = this.counts;
     if (this.vIdx.length < n) {

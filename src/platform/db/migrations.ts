@@ -394,6 +394,98 @@ const authorAccess: Up = async (db) => {
     .execute();
 };
 
+const listening: Up = async (db) => {
+  // A channel is one organisation's connection to a social network or feed. Secrets (tokens, the
+  // webhook key) are kept only encrypted (secret_enc); config holds the rest as JSON. The lease lets
+  // exactly one app server run a channel's connector at a time.
+  await db.schema
+    .createTable('channels')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('config', 'text', (c) => c.notNull())
+    .addColumn('secret_enc', 'text', (c) => c.notNull())
+    .addColumn('cursor', 'text')
+    .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('status', 'text', (c) => c.notNull().defaultTo('starting'))
+    .addColumn('last_error', 'text')
+    .addColumn('lease_holder', 'text')
+    .addColumn('lease_until', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  // One row per post per organisation; a deleted post keeps its row (text removed) so a late
+  // backfill cannot bring it back.
+  await db.schema
+    .createTable('mentions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('channel_id', 'text')
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('external_id', 'text', (c) => c.notNull())
+    .addColumn('url', 'text')
+    .addColumn('author', 'text', (c) => c.notNull())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .addColumn('tags', 'text', (c) => c.notNull())
+    .addColumn('themes', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('topics', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('sentiment', 'text')
+    .addColumn('posted_at', 'text', (c) => c.notNull())
+    .addColumn('received_at', 'text', (c) => c.notNull())
+    .addColumn('edited_at', 'text')
+    .addColumn('deleted_at', 'text')
+    .addColumn('reply', 'text')
+    .addColumn('replied_by', 'text')
+    .addColumn('replied_at', 'text')
+    .addColumn('story_id', 'text')
+    .addUniqueConstraint('mentions_once', ['org_id', 'source', 'external_id'])
+    .execute();
+  // Topics: the likeliest themes of a story (see classifyText), what hotspots group by.
+  await db.schema.alterTable('stories').addColumn('topics', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+  await db.schema.createIndex('mentions_org_time').on('mentions').columns(['org_id', 'received_at']).execute();
+  await db.schema.createIndex('mentions_source_id').on('mentions').columns(['source', 'external_id']).execute();
+  await db.schema
+    .createTable('mention_services')
+    .addColumn('mention_id', 'text', (c) => c.notNull().references('mentions.id'))
+    .addColumn('service_id', 'text', (c) => c.notNull().references('services.id'))
+    .addPrimaryKeyConstraint('mention_services_pk', ['mention_id', 'service_id'])
+    .execute();
+  await db.schema.createIndex('mention_services_service').on('mention_services').column('service_id').execute();
+  // A hotspot: repeated negative items about one theme at one service. `key` (service + theme) with
+  // `cooldown_until` makes one problem raise one hotspot; later items join it as evidence.
+  await db.schema
+    .createTable('hotspots')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+    .addColumn('service_id', 'text', (c) => c.notNull().references('services.id'))
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('theme', 'text')
+    .addColumn('count', 'integer', (c) => c.notNull())
+    .addColumn('expected', 'real', (c) => c.notNull())
+    .addColumn('detected_at', 'text', (c) => c.notNull())
+    .addColumn('cooldown_until', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('hotspots_key').on('hotspots').columns(['key', 'cooldown_until']).execute();
+  await db.schema.createIndex('hotspots_org').on('hotspots').columns(['org_id', 'detected_at']).execute();
+  await db.schema
+    .createTable('hotspot_items')
+    .addColumn('hotspot_id', 'text', (c) => c.notNull().references('hotspots.id'))
+    .addColumn('item_kind', 'text', (c) => c.notNull())
+    .addColumn('item_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('hotspot_items_pk', ['hotspot_id', 'item_kind', 'item_id'])
+    .execute();
+  await db.schema
+    .createTable('hotspot_notifications')
+    .addColumn('hotspot_id', 'text', (c) => c.notNull().references('hotspots.id'))
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('read_at', 'text')
+    .addPrimaryKeyConstraint('hotspot_notifications_pk', ['hotspot_id', 'user_id'])
+    .execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
@@ -404,6 +496,7 @@ const ordered: Array<[string, Up]> = [
   ['0007_alerts', alerts],
   ['0008_author_replies', authorReplies],
   ['0009_author_access', authorAccess],
+  ['0010_listening', listening],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

@@ -142,6 +142,7 @@ export interface StoryTable {
   experienced_count: number;
   sentiment: string | null;
   themes: string;
+  topics: string;
   idempotency_key: string | null;
   created_by: string | null;
   submitted_at: string;
@@ -300,7 +301,84 @@ export interface AuthorAccessTable {
   expires_at: string;
 }
 
+export interface ChannelTable {
+  id: string;
+  org_id: string;
+  kind: 'mastodon' | 'bluesky' | 'x' | 'webhook';
+  name: string;
+  config: string;
+  secret_enc: string;
+  cursor: string | null;
+  enabled: number;
+  status: string;
+  last_error: string | null;
+  lease_holder: string | null;
+  lease_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MentionTable {
+  id: string;
+  org_id: string;
+  channel_id: string | null;
+  source: 'mastodon' | 'bluesky' | 'x' | 'webhook';
+  external_id: string;
+  url: string | null;
+  author: string;
+  text: string;
+  tags: string;
+  themes: string;
+  topics: string;
+  sentiment: string | null;
+  posted_at: string;
+  received_at: string;
+  edited_at: string | null;
+  deleted_at: string | null;
+  reply: string | null;
+  replied_by: string | null;
+  replied_at: string | null;
+  story_id: string | null;
+}
+
+export interface MentionServiceTable {
+  mention_id: string;
+  service_id: string;
+}
+
+export interface HotspotTable {
+  id: string;
+  org_id: string;
+  service_id: string;
+  key: string;
+  kind: 'theme' | 'duplicate';
+  theme: string | null;
+  count: number;
+  expected: number;
+  detected_at: string;
+  cooldown_until: string;
+}
+
+export interface HotspotItemTable {
+  hotspot_id: string;
+  item_kind: 'story' | 'mention';
+  item_id: string;
+}
+
+export interface HotspotNotificationTable {
+  hotspot_id: string;
+  user_id: string;
+  created_at: string;
+  read_at: string | null;
+}
+
 export interface Database {
+  channels: ChannelTable;
+  mentions: MentionTable;
+  mention_services: MentionServiceTable;
+  hotspots: HotspotTable;
+  hotspot_items: HotspotItemTable;
+  hotspot_notifications: HotspotNotificationTable;
   author_access: AuthorAccessTable;
   author_links: AuthorLinkTable;
   author_replies: AuthorReplyTable;

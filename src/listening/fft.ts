@@ -1,0 +1,225 @@
+import fs from 'node:fs';
+import { parse } from 'csv-parse';
+import type { DbHandle } from '../platform/db/index.ts';
+import { newId, now } from '../platform/db/index.ts';
+import { appendEvent } from '../platform/events.ts';
+import { AppError } from '../platform/errors.ts';
+import { enqueue } from '../platform/jobs.ts';
+import { sha256 } from '../platform/auth/tokens.ts';
+import type { Analysis } from '../stories/analyse.ts';
+import { analyseAll } from '../stories/analyse-pool.ts';
+import { newStoryRef } from '../stories/tell.ts';
+
+/**
+ * Friends and Family Test exports (CSV: date, service code, rating 1-5, comment) become stories.
+ *
+ * Decisions:
+ * - The whole file is checked before anything is written: one bad row stops the import with every
+ *   bad line listed, and nothing changes. A half-imported export is harder to mend than a refused one.
+ * - Each row gets a key from its content (organisation, date, service, rating, comment) and its
+ *   occurrence number among identical rows, so re-importing the same or an overlapping export adds
+ *   nothing twice while two identical comments on one day both count.
+ * - FFT comments are stories like any other: redacted automatically, classified at once, then
+ *   checked by a moderator (pending) before publication. Nothing identifying is published unread.
+ * - Rows are written in batches inside one transaction each: a commit (and its fsync) per row would
+ *   bound the import to the disk's sync rate.
+ */
+export interface FftImportResult {
+  read: number;
+  imported: number;
+  duplicates: number;
+  rejected: number;
+}
+
+interface FftRow {
+  line: number;
+  date: string;
+  serviceCode: string;
+  rating: number | null;
+  comment: string;
+}
+
+const HEADER_NAMES: Record<string, keyof Omit<FftRow, 'line'>> = {
+  date: 'date',
+  service_code: 'serviceCode',
+  'service code': 'serviceCode',
+  servicecode: 'serviceCode',
+  service: 'serviceCode',
+  rating: 'rating',
+  comment: 'comment',
+  comments: 'comment',
+};
+
+export const FFT_MAX_COMMENT = 20_000;
+const BATCH = 500;
+
+
+/** Words for the FFT's five answers, 1 (very good) to 5 (very poor), as stories store a rating. */
+export const FFT_RATING_WORDS = ['very good', 'good', 'neither good nor poor', 'poor', 'very poor'] as const;
+
+export async function readFftFile(file: string): Promise<FftRow[]> {
+  if (!fs.existsSync(file)) throw new AppError('no_file', 400, `No file at ${file}`);
+  const parser = fs.createReadStream(file).pipe(
+    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()) }),
+  );
+  const rows: FftRow[] = [];
+  const problems: string[] = [];
+  let line = 1;
+  try {
+    for await (const rec of parser as AsyncIterable<Record<string, string | undefined>>) {
+      line++;
+      const get = (field: keyof Omit<FftRow, 'line'>) => {
+        for (const [name, f] of Object.entries(HEADER_NAMES)) if (f === field && rec[name] !== undefined) return rec[name]!.trim();
+        return '';
+      };
+      if (line === 2) {
+        const missing = (['date', 'serviceCode', 'comment'] as const).filter((f) => !Object.keys(rec).some((k) => HEADER_NAMES[k] === f));
+        if (missing.length) throw new AppError('bad_fft_header', 400, `The CSV header must name date, service_code, rating and comment; missing ${missing.join(', ')}`);
+      }
+      const date = get('date');
+      const serviceCode = get('serviceCode').toUpperCase();
+      const ratingText = get('rating');
+      const comment = get('comment');
+      const rating = ratingText === '' ? null : Number(ratingText);
+      const d = /^\d{4}-\d{2}-\d{2}$/.test(date) ? new Date(`${date}T12:00:00Z`) : null;
+      if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== date) problems.push(`line ${line}: date must be YYYY-MM-DD, got "${date.slice(0, 40)}"`);
+      else if (d.getTime() > Date.now() + 86_400_000) problems.push(`line ${line}: date ${date} is in the future`);
+      if (!serviceCode) problems.push(`line ${line}: no service code`);
+      if (rating !== null && !(Number.isInteger(rating) && rating >= 1 && rating <= 5)) problems.push(`line ${line}: rating must be 1 (very good) to 5 (very poor) or empty, got "${ratingText.slice(0, 20)}"`);
+      if (comment.length > FFT_MAX_COMMENT) problems.push(`line ${line}: comment longer than ${FFT_MAX_COMMENT} characters`);
+      if (comment.includes('\u0000')) problems.push(`line ${line}: comment holds a NUL character`);
+      rows.push({ line, date, serviceCode, rating, comment });
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('bad_csv', 400, `The file is not valid CSV: ${(err as Error).message}`);
+  }
+  if (problems.length) throw fftProblems(problems);
+  return rows;
+}
+
+function fftProblems(problems: string[]): AppError {
+  const shown = problems.slice(0, 10).join('; ');
+  const more = problems.length > 10 ? `; and ${problems.length - 10} more` : '';
+  return new AppError('bad_fft_rows', 400, `Nothing was imported: ${problems.length} bad ${problems.length === 1 ? 'row' : 'rows'}: ${shown}${more}`);
+}
+
+/** The title a comment gets: its first sentence, shortened at a word. */
+export function titleFrom(text: string): string {
+  const first = text.split(/(?<=[.!?])\s+|\n/)[0]!.trim();
+  if (first.length <= 80) return first || 'Friends and Family Test comment';
+  return `${first.slice(0, 77).replace(/\s+\S*$/, '')}…`;
+}
+
+export async function importFftFile(handle: DbHandle, opts: { orgCode: string; file: string; actorId?: string | null }): Promise<FftImportResult> {
+  const rows = await readFftFile(opts.file);
+  return importFftRows(handle, { ...opts, rows });
+}
+
+export async function importFftRows(handle: DbHandle, opts: { orgCode: string; rows: FftRow[]; file?: string; actorId?: string | null }): Promise<FftImportResult> {
+  const db = handle.db;
+  const org = await db.selectFrom('organisations').select(['id', 'ods_code']).where('ods_code', '=', opts.orgCode.toUpperCase()).executeTakeFirst();
+  if (!org) throw new AppError('unknown_organisation', 400, `No organisation has the code ${opts.orgCode}`);
+  const services = new Map((await db.selectFrom('services').select(['id', 'code']).where('org_id', '=', org.id).execute()).map((s) => [s.code, s.id]));
+  const unknown = [...new Set(opts.rows.filter((r) => !services.has(r.serviceCode)).map((r) => `line ${r.line}: ${r.serviceCode}`))];
+  if (unknown.length) throw fftProblems(unknown.map((u) => `${u} is not a service of ${org.ods_code}`));
+
+  // Keys: identical rows are numbered in file order, so each keeps its own key on every import.
+  const seen = new Map<string, number>();
+  const keyed = opts.rows
+    .filter((r) => r.comment !== '')
+    .map((r) => {
+      const base = sha256(JSON.stringify([org.id, r.date, r.serviceCode, r.rating, r.comment]));
+      const n = (seen.get(base) ?? 0) + 1;
+      seen.set(base, n);
+      return { row: r, key: `fft:${base}:${n}` };
+    });
+
+  // Rows already imported (by an earlier run of the same export) are left out first.
+  const fresh: typeof keyed = [];
+  for (let i = 0; i < keyed.length; i += BATCH) {
+    const batch = keyed.slice(i, i + BATCH);
+    const existing = new Set(
+      (await db.selectFrom('stories').select('idempotency_key').where('idempotency_key', 'in', batch.map((b) => b.key)).execute()).map((r) => r.idempotency_key),
+    );
+    for (const b of batch) if (!existing.has(b.key)) fresh.push(b);
+  }
+  const duplicates = keyed.length - fresh.length;
+
+  // The models run on every core while this thread writes each batch as soon as it is analysed.
+  const analyses = analyseAll(fresh.map(({ row }) => ({ title: titleFrom(row.comment), body: row.comment, rating: row.rating })));
+  let imported = 0;
+  let offset = 0;
+  for (const pending of analyses) {
+    const results = await pending;
+    if (!results.length) continue;
+    const t = now();
+    const prepared = results.map((a, j) => {
+      const { row, key } = fresh[offset + j]!;
+      return prepare(row, key, a, services.get(row.serviceCode)!, org.id, t);
+    });
+    offset += results.length;
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('stories').values(prepared.map((p) => p.story)).onConflict((oc) => oc.column('idempotency_key').doNothing()).execute();
+      await trx.insertInto('story_services').values(prepared.map((p) => p.link)).execute();
+      const findings = prepared.flatMap((p) => p.findings);
+      for (let f = 0; f < findings.length; f += 1000) await trx.insertInto('story_findings').values(findings.slice(f, f + 1000)).execute();
+      for (const p of prepared.filter((x) => x.story.urgent === 1)) {
+        await appendEvent(trx, handle.dialect, { type: 'story.urgent', subject: p.story.id, data: { ref: p.story.ref, reasons: JSON.parse(p.story.safeguarding) as string[] } });
+        await enqueue(trx, { kind: 'moderation.urgent_alert', payload: { storyId: p.story.id }, dedupeKey: `urgent:${p.story.id}` });
+      }
+    });
+    imported += prepared.length;
+  }
+  await appendEvent(db, handle.dialect, {
+    type: 'fft.imported',
+    orgId: org.id,
+    actorId: opts.actorId ?? null,
+    data: { file: opts.file ?? null, read: opts.rows.length, imported, duplicates, empty: opts.rows.length - keyed.length },
+  });
+  return { read: opts.rows.length, imported, duplicates, rejected: opts.rows.length - keyed.length };
+}
+
+function prepare(row: FftRow, key: string, a: Analysis, serviceId: string, orgId: string, t: string) {
+  const id = newId();
+  const submitted = `${row.date}T12:00:00.000Z`;
+  return {
+    story: {
+      id,
+      ref: newStoryRef(),
+      title: a.title,
+      body: a.body,
+      original_title: titleFrom(row.comment),
+      original_body: row.comment,
+      author_pseudonym: 'Friends and Family Test',
+      author_role: 'patient',
+      author_email: null,
+      author_token_hash: null,
+      rating: row.rating,
+      channel: 'fft',
+      moderation: 'pending' as const,
+      moderation_reason: null,
+      urgent: a.urgent ? 1 : 0,
+      safeguarding: JSON.stringify(a.safeguarding),
+      suggested_criticality: a.suggestedCriticality,
+      criticality: null,
+      progress: 'unheard' as const,
+      experienced_count: 0,
+      sentiment: a.sentiment,
+      themes: JSON.stringify(a.themes),
+      topics: JSON.stringify(a.topics),
+      idempotency_key: key,
+      created_by: null,
+      submitted_at: submitted,
+      publish_at: null,
+      published_at: null,
+      decided_at: null,
+      updated_at: t,
+    },
+    link: { story_id: id, service_id: serviceId, org_id: orgId, position: 0 },
+    findings: [
+      ...a.titleFindings.map((f) => ({ field: 'title' as const, f })),
+      ...a.bodyFindings.map((f) => ({ field: 'body' as const, f })),
+    ].map(({ field, f }) => ({ id: newId(), story_id: id, field, type: f.type, start: f.start, end: f.end, text: f.text, replacement: f.replacement, accepted: 1 })),
+  };
+}

@@ -1,0 +1,352 @@
+import { sql } from 'kysely';
+import type { DbHandle } from '../platform/db/index.ts';
+import { newId, now } from '../platform/db/index.ts';
+import { appendEvent } from '../platform/events.ts';
+import { enqueue, type JobHandler } from '../platform/jobs.ts';
+import { queueMail } from '../platform/mail.ts';
+import { NEAR_DUPLICATE_THRESHOLD, similarity } from '../moderation/queue.ts';
+import { isNegative } from './sentiment.ts';
+
+/**
+ * Hotspots: the same problem told several times at one place, soon enough to act on it ("three
+ * complaints about the same toilet in 24 hours").
+ *
+ * When a negative story is published or a negative mention arrives, for each of its themes and
+ * each service it names, from the most specific (the ward) up to the organisation, the negative
+ * items with that theme in that service's subtree over the last 24 hours are counted and set
+ * against that service's usual rate for the theme (the 28 days before, per 24 hours). A hotspot is
+ * raised when the count reaches MIN_COUNT and is unusual for the place: at least
+ * expected + 3·√expected + 1 (a Poisson-style margin, so a busy emergency department does not
+ * raise one for its ordinary share of complaints about waiting).
+ *
+ * Separately, near-duplicate texts (word-shingle similarity, as moderation uses) at one service
+ * across channels and themes, MIN_COUNT or more in 24 hours, raise a "duplicate" hotspot: the same
+ * broken toilet told three ways.
+ *
+ * One problem raises one hotspot: while a hotspot cools down (COOL_DOWN_HOURS), later items about
+ * the same theme at that service, its parents or its children join it as evidence instead.
+ */
+export const WINDOW_HOURS = 24;
+export const BASELINE_DAYS = 28;
+export const MIN_COUNT = 3;
+export const COOL_DOWN_HOURS = 24;
+
+interface Item {
+  kind: 'story' | 'mention';
+  id: string;
+  text: string;
+  themes: string[];
+  at: string;
+  services: Array<{ id: string; orgId: string; path: string }>;
+}
+
+export function threshold(expected: number): number {
+  return Math.max(MIN_COUNT, Math.ceil(expected + 3 * Math.sqrt(expected) + 1));
+}
+
+async function loadItem(handle: DbHandle, kind: 'story' | 'mention', id: string): Promise<Item | null> {
+  const db = handle.db;
+  if (kind === 'story') {
+    const s = await db.selectFrom('stories').select(['id', 'title', 'body', 'topics', 'sentiment', 'moderation', 'published_at']).where('id', '=', id).executeTakeFirst();
+    if (!s || s.moderation !== 'published' || !isNegative(s.sentiment)) return null;
+    const services = await db.selectFrom('story_services').innerJoin('services', 'services.id', 'story_services.service_id').select(['services.id', 'services.org_id as orgId', 'services.path']).where('story_id', '=', id).execute();
+    return { kind, id, text: `${s.title}. ${s.body}`, themes: topics(s.topics), at: s.published_at!, services };
+  }
+  const m = await db.selectFrom('mentions').select(['id', 'text', 'topics', 'sentiment', 'deleted_at', 'received_at', 'org_id']).where('id', '=', id).executeTakeFirst();
+  if (!m || m.deleted_at || !isNegative(m.sentiment)) return null;
+  const services = await db.selectFrom('mention_services').innerJoin('services', 'services.id', 'mention_services.service_id').select(['services.id', 'services.org_id as orgId', 'services.path']).where('mention_id', '=', id).execute();
+  return { kind, id, text: m.text, themes: topics(m.topics), at: m.received_at, services };
+}
+
+const topics = (json: string): string[] => JSON.parse(json) as string[];
+
+/** A condition on a topics column (a JSON array of labels) holding the theme; LIKE's wildcards escaped. */
+function hasTopic(theme: string, column: 'stories.topics' | 'mentions.topics') {
+  const pattern = `%${JSON.stringify(theme).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return sql<boolean>`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
+}
+
+/** Negative items in a service's subtree between two instants, optionally about one theme. */
+async function negativeItems(handle: DbHandle, path: string, from: string, to: string, theme?: string): Promise<Array<{ kind: 'story' | 'mention'; id: string; text: string; topics: string[] }>> {
+  const db = handle.db;
+  let stories = db
+    .selectFrom('stories')
+    .select(['stories.id', 'stories.title', 'stories.body', 'stories.topics'])
+    .where('stories.moderation', '=', 'published')
+    .where('stories.sentiment', 'in', ['4', '5'])
+    .where('stories.published_at', '>=', from)
+    .where('stories.published_at', '<=', to)
+    .where('stories.id', 'in', db.selectFrom('story_services').innerJoin('services', 'services.id', 'story_services.service_id').select('story_services.story_id').where('services.path', 'like', `${path}%`));
+  if (theme) stories = stories.where(hasTopic(theme, 'stories.topics'));
+  let mentions = db
+    .selectFrom('mentions')
+    .select(['mentions.id', 'mentions.text', 'mentions.topics'])
+    .where('mentions.deleted_at', 'is', null)
+    .where('mentions.sentiment', 'in', ['4', '5'])
+    .where('mentions.received_at', '>=', from)
+    .where('mentions.received_at', '<=', to)
+    .where('mentions.id', 'in', db.selectFrom('mention_services').innerJoin('services', 'services.id', 'mention_services.service_id').select('mention_services.mention_id').where('services.path', 'like', `${path}%`));
+  if (theme) mentions = mentions.where(hasTopic(theme, 'mentions.topics'));
+  const [s, m] = await Promise.all([stories.execute(), mentions.execute()]);
+  return [
+    ...s.map((x) => ({ kind: 'story' as const, id: x.id, text: `${x.title}. ${x.body}`, topics: topics(x.topics) })),
+    ...m.map((x) => ({ kind: 'mention' as const, id: x.id, text: x.text, topics: topics(x.topics) })),
+  ];
+}
+
+async function countNegative(handle: DbHandle, path: string, from: string, to: string, theme: string): Promise<number> {
+  return (await negativeItems(handle, path, from, to, theme)).length;
+}
+
+const hours = (h: number, from = Date.now()) => new Date(from - h * 3_600_000).toISOString();
+
+export interface CheckResult {
+  raised: string[];
+  joined: string[];
+}
+
+/** Looks at one new negative item; raises at most one hotspot per theme, and one for duplicates. */
+export async function checkItem(handle: DbHandle, kind: 'story' | 'mention', id: string): Promise<CheckResult> {
+  const item = await loadItem(handle, kind, id);
+  const result: CheckResult = { raised: [], joined: [] };
+  if (!item || !item.services.length) return result;
+  const t = Date.now();
+  const windowStart = hours(WINDOW_HOURS, t);
+  const nowIso = new Date(t).toISOString();
+  const baselineStart = hours(WINDOW_HOURS + BASELINE_DAYS * 24, t);
+
+  // The item's topics, most shared first among the recent negative items where it was told: four
+  // ways of saying "dirty toilets" are grouped under the theme most of them have in common.
+  const votes = new Map<string, number>();
+  for (const svc of item.services) {
+    for (const other of await negativeItems(handle, svc.path, windowStart, nowIso)) other.topics.forEach((t, rank) => votes.set(t, (votes.get(t) ?? 0) + 3 - rank));
+  }
+  const ordered = [...item.themes].sort((a, b) => (votes.get(b) ?? 0) - (votes.get(a) ?? 0));
+  for (const theme of ordered) {
+    // Most specific first: a problem on one ward is that ward's hotspot, not the whole trust's.
+    const chain = chainOf(item.services);
+    let done = false;
+    for (const svc of chain) {
+      const cooling = await coolingHotspot(handle, svc.orgId, `theme:${theme}`, svc.path);
+      if (cooling) {
+        await joinHotspot(handle, cooling, item);
+        result.joined.push(cooling);
+        done = true;
+        break;
+      }
+    }
+    if (done) continue;
+    for (const svc of chain) {
+      const count = await countNegative(handle, svc.path, windowStart, nowIso, theme);
+      if (count < MIN_COUNT) continue;
+      const expected = (await countNegative(handle, svc.path, baselineStart, windowStart, theme)) / BASELINE_DAYS;
+      if (count < threshold(expected)) continue;
+      const evidence = await negativeItems(handle, svc.path, windowStart, nowIso, theme);
+      const raised = await raise(handle, { orgId: svc.orgId, serviceId: svc.id, path: svc.path, kind: 'theme', theme, count, expected, evidence });
+      if (raised) result.raised.push(raised);
+      else {
+        const cooling = await coolingHotspot(handle, svc.orgId, `theme:${theme}`, svc.path);
+        if (cooling) {
+          await joinHotspot(handle, cooling, item);
+          result.joined.push(cooling);
+        }
+      }
+      break;
+    }
+  }
+
+  // The same text told several ways, whatever the themes, at the services the item names.
+  for (const svc of item.services) {
+    const cooling = await coolingHotspot(handle, svc.orgId, 'duplicate', svc.path);
+    const recent = (await negativeItems(handle, svc.path, windowStart, nowIso)).filter((x) => !(x.kind === item.kind && x.id === item.id));
+    const alike = recent.filter((x) => similarity(x.text, item.text) >= NEAR_DUPLICATE_THRESHOLD);
+    if (!alike.length) continue;
+    if (cooling) {
+      await joinHotspot(handle, cooling, item);
+      result.joined.push(cooling);
+      continue;
+    }
+    if (alike.length + 1 < MIN_COUNT) continue;
+    const raised = await raise(handle, { orgId: svc.orgId, serviceId: svc.id, path: svc.path, kind: 'duplicate', theme: null, count: alike.length + 1, expected: 0, evidence: [...alike, item] });
+    if (raised) result.raised.push(raised);
+  }
+  return result;
+}
+
+/** The item's services and their ancestors, deepest first, once each. */
+function chainOf(services: Item['services']): Array<{ id: string; orgId: string; path: string }> {
+  const seen = new Map<string, { id: string; orgId: string; path: string }>();
+  for (const s of services) {
+    const ids = s.path.split('/').filter(Boolean);
+    ids.forEach((id, i) => seen.set(id, { id, orgId: s.orgId, path: `/${ids.slice(0, i + 1).join('/')}/` }));
+  }
+  return [...seen.values()].sort((a, b) => b.path.length - a.path.length);
+}
+
+/** A hotspot still cooling down for the same kind of problem at this service, a parent or a child. */
+async function coolingHotspot(handle: DbHandle, orgId: string, keyKind: string, path: string): Promise<string | null> {
+  const rows = await handle.db
+    .selectFrom('hotspots')
+    .innerJoin('services', 'services.id', 'hotspots.service_id')
+    .select(['hotspots.id', 'services.path'])
+    .where('hotspots.org_id', '=', orgId)
+    .where('hotspots.key', 'like', `%|${keyKind}`)
+    .where('hotspots.cooldown_until', '>', now())
+    .orderBy('hotspots.detected_at', 'desc')
+    .execute();
+  const hit = rows.find((r) => path.startsWith(r.path) || r.path.startsWith(path));
+  return hit?.id ?? null;
+}
+
+async function joinHotspot(handle: DbHandle, hotspotId: string, item: Item): Promise<void> {
+  await handle.db.transaction().execute(async (trx) => {
+    const added = await trx.insertInto('hotspot_items').values({ hotspot_id: hotspotId, item_kind: item.kind, item_id: item.id }).onConflict((oc) => oc.columns(['hotspot_id', 'item_kind', 'item_id']).doNothing()).executeTakeFirst();
+    if (Number(added.numInsertedOrUpdatedRows ?? 0) > 0) await trx.updateTable('hotspots').set((eb) => ({ count: eb('count', '+', 1) })).where('id', '=', hotspotId).execute();
+  });
+}
+
+async function raise(
+  handle: DbHandle,
+  h: { orgId: string; serviceId: string; path: string; kind: 'theme' | 'duplicate'; theme: string | null; count: number; expected: number; evidence: Array<{ kind: 'story' | 'mention'; id: string }> },
+): Promise<string | null> {
+  const keyKind = h.kind === 'theme' ? `theme:${h.theme}` : 'duplicate';
+  const id = newId();
+  const t = new Date();
+  return handle.db.transaction().execute(async (trx) => {
+    // Two servers judging two items of one problem at once: the lock makes the second see the first's hotspot.
+    if (handle.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${`${h.orgId}|${keyKind}`}))`.execute(trx);
+    const open = await trx
+      .selectFrom('hotspots')
+      .innerJoin('services', 'services.id', 'hotspots.service_id')
+      .select(['hotspots.id', 'services.path'])
+      .where('hotspots.org_id', '=', h.orgId)
+      .where('hotspots.key', 'like', `%|${keyKind}`)
+      .where('hotspots.cooldown_until', '>', t.toISOString())
+      .execute();
+    if (open.some((o) => h.path.startsWith(o.path) || o.path.startsWith(h.path))) return null;
+    // One problem, one hotspot: if most of this evidence already stands behind an open hotspot
+    // here (raised under another theme, or as duplicates), the items join that one instead.
+    const overlap = await trx
+      .selectFrom('hotspot_items')
+      .innerJoin('hotspots', 'hotspots.id', 'hotspot_items.hotspot_id')
+      .innerJoin('services', 'services.id', 'hotspots.service_id')
+      .select(['hotspots.id', 'services.path', 'hotspot_items.item_id'])
+      .where('hotspots.org_id', '=', h.orgId)
+      .where('hotspots.cooldown_until', '>', t.toISOString())
+      .where('hotspot_items.item_id', 'in', h.evidence.map((e) => e.id))
+      .execute();
+    const shared = new Map<string, number>();
+    for (const o of overlap) if (h.path.startsWith(o.path) || o.path.startsWith(h.path)) shared.set(o.id, (shared.get(o.id) ?? 0) + 1);
+    const best = [...shared].sort((a, b) => b[1] - a[1])[0];
+    if (best && best[1] * 2 >= h.evidence.length) {
+      for (const e of h.evidence) {
+        await trx.insertInto('hotspot_items').values({ hotspot_id: best[0], item_kind: e.kind, item_id: e.id }).onConflict((oc) => oc.columns(['hotspot_id', 'item_kind', 'item_id']).doNothing()).execute();
+      }
+      await trx.updateTable('hotspots').set({ count: (eb) => eb.selectFrom('hotspot_items').select((x) => x.fn.countAll<number>().as('n')).where('hotspot_id', '=', best[0]) }).where('id', '=', best[0]).execute();
+      return null;
+    }
+    await trx
+      .insertInto('hotspots')
+      .values({
+        id,
+        org_id: h.orgId,
+        service_id: h.serviceId,
+        key: `${h.serviceId}|${keyKind}`,
+        kind: h.kind,
+        theme: h.theme,
+        count: h.count,
+        expected: Math.round(h.expected * 1000) / 1000,
+        detected_at: t.toISOString(),
+        cooldown_until: new Date(t.getTime() + COOL_DOWN_HOURS * 3_600_000).toISOString(),
+      })
+      .execute();
+    const evidence = [...new Map(h.evidence.map((e) => [`${e.kind}:${e.id}`, e])).values()];
+    if (evidence.length) await trx.insertInto('hotspot_items').values(evidence.map((e) => ({ hotspot_id: id, item_kind: e.kind, item_id: e.id }))).execute();
+    await appendEvent(trx, handle.dialect, { type: 'hotspot.detected', orgId: h.orgId, subject: id, data: { service: h.serviceId, kind: h.kind, theme: h.theme, count: h.count, expected: h.expected } });
+    await enqueue(trx, { kind: 'hotspot.alert', payload: { hotspotId: id }, dedupeKey: `hotspot-alert:${id}` });
+    return id;
+  });
+}
+
+export interface HotspotView {
+  id: string;
+  kind: 'theme' | 'duplicate';
+  theme: string | null;
+  count: number;
+  expected: number;
+  detectedAt: string;
+  coolingUntil: string;
+  service: { code: string; name: string };
+  orgId: string;
+  title: string;
+}
+
+export function hotspotTitle(h: { kind: string; theme: string | null; count: number }, serviceName: string): string {
+  return h.kind === 'duplicate' ? `The same problem told ${h.count} times at ${serviceName}` : `${h.count} negative items about ${h.theme} at ${serviceName}`;
+}
+
+export async function recentHotspots(handle: DbHandle, orgIds: string[], opts: { days?: number; limit?: number } = {}): Promise<HotspotView[]> {
+  if (!orgIds.length) return [];
+  const rows = await handle.db
+    .selectFrom('hotspots')
+    .innerJoin('services', 'services.id', 'hotspots.service_id')
+    .select(['hotspots.id', 'hotspots.kind', 'hotspots.theme', 'hotspots.count', 'hotspots.expected', 'hotspots.detected_at', 'hotspots.cooldown_until', 'hotspots.org_id', 'services.code', 'services.name'])
+    .where('hotspots.org_id', 'in', orgIds)
+    .where('hotspots.detected_at', '>=', hours((opts.days ?? 7) * 24))
+    .orderBy('hotspots.detected_at', 'desc')
+    .limit(opts.limit ?? 20)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    theme: r.theme,
+    count: r.count,
+    expected: r.expected,
+    detectedAt: r.detected_at,
+    coolingUntil: r.cooldown_until,
+    service: { code: r.code, name: r.name },
+    orgId: r.org_id,
+    title: hotspotTitle(r, r.name),
+  }));
+}
+
+export async function hotspotEvidence(handle: DbHandle, hotspotId: string) {
+  const db = handle.db;
+  const items = await db.selectFrom('hotspot_items').select(['item_kind', 'item_id']).where('hotspot_id', '=', hotspotId).execute();
+  const storyIds = items.filter((i) => i.item_kind === 'story').map((i) => i.item_id);
+  const mentionIds = items.filter((i) => i.item_kind === 'mention').map((i) => i.item_id);
+  const [stories, mentions] = await Promise.all([
+    storyIds.length ? db.selectFrom('stories').select(['id', 'title', 'body', 'published_at', 'moderation', 'sentiment']).where('id', 'in', storyIds).where('moderation', '=', 'published').execute() : [],
+    mentionIds.length ? db.selectFrom('mentions').select(['id', 'text', 'author', 'source', 'url', 'received_at', 'sentiment']).where('id', 'in', mentionIds).where('deleted_at', 'is', null).execute() : [],
+  ]);
+  return [
+    ...stories.map((s) => ({ kind: 'story' as const, id: s.id, title: s.title, text: s.body, at: s.published_at!, href: `/staff/stories/${s.id}`, source: 'story', url: null as string | null })),
+    ...mentions.map((m) => ({ kind: 'mention' as const, id: m.id, title: `${m.author} on ${m.source}`, text: m.text, at: m.received_at, href: `/staff/mentions/${m.id}`, source: m.source, url: m.url })),
+  ].sort((a, b) => b.at.localeCompare(a.at));
+}
+
+/** Jobs: judge a new item; tell the organisation's leaders and responders about a new hotspot. */
+export function hotspotJobs(handle: DbHandle, publicUrl: string): Record<string, JobHandler> {
+  const db = handle.db;
+  return {
+    'hotspot.check': async (payload) => {
+      const { kind, id } = payload as { kind: 'story' | 'mention'; id: string };
+      await checkItem(handle, kind, id);
+    },
+    'hotspot.alert': async (payload) => {
+      const { hotspotId } = payload as { hotspotId: string };
+      const h = await db.selectFrom('hotspots').innerJoin('services', 'services.id', 'hotspots.service_id').select(['hotspots.id', 'hotspots.org_id', 'hotspots.kind', 'hotspots.theme', 'hotspots.count', 'services.name']).where('hotspots.id', '=', hotspotId).executeTakeFirst();
+      if (!h) return;
+      const people = await db.selectFrom('memberships').innerJoin('users', 'users.id', 'memberships.user_id').select(['users.id', 'users.email']).where('memberships.org_id', '=', h.org_id).where('memberships.role', 'in', ['leader', 'responder']).execute();
+      const title = hotspotTitle(h, h.name);
+      const unique = [...new Map(people.map((p) => [p.id, p])).values()];
+      await db.transaction().execute(async (trx) => {
+        for (const p of unique) {
+          const added = await trx.insertInto('hotspot_notifications').values({ hotspot_id: h.id, user_id: p.id, created_at: now(), read_at: null }).onConflict((oc) => oc.columns(['hotspot_id', 'user_id']).doNothing()).executeTakeFirst();
+          if (Number(added.numInsertedOrUpdatedRows ?? 0) === 0) continue;
+          await queueMail(trx, { to: p.email, subject: `Hotspot: ${title}`, text: `${title} in the last ${WINDOW_HOURS} hours.\n\nSee the evidence and act on it:\n${publicUrl}/staff/hotspots/${h.id}\n\nCarevoice` }, `hotspot:${h.id}:${p.id}`);
+        }
+      });
+    },
+  };
+}
