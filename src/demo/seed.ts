@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DbHandle } from '../platform/db/index.ts';
+import { seedDemoListening } from './listening.ts';
 import { importDirectoryCsv } from '../directory/import.ts';
 import { addUser, type RoleName } from '../platform/auth/index.ts';
 import { seedDemoStories } from './stories.ts';
@@ -51,5 +52,6 @@ export async function seedDemo(
     if (r.created) users++;
   }
   const stories = opts.stories === 0 ? { published: 0, pending: 0 } : await seedDemoStories(handle, { count: opts.stories ?? 2000, publicUrl: opts.publicUrl ?? 'http://localhost:3000' });
+  if (opts.stories !== 0) await seedDemoListening(handle);
   return { organisations, services, users, stories: stories.published, pending: stories.pending };
 }

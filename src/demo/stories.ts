@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { DbHandle } from '../platform/db/index.ts';
 import { newId } from '../platform/db/index.ts';
 import { classifyText } from '../stories/models.ts';
-import { newStoryRef, tellStory } from '../stories/tell.ts';
+import { newStoryRef, tellStory, titleFrom } from '../stories/tell.ts';
 import { mulberry32 } from '../nlp/classifier/index.ts';
+
+export { titleFrom };
 import type { TagGroup } from '../stories/vocabulary.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,14 +19,6 @@ interface Comment {
   criticality?: number;
   sentiment?: number;
   rating?: number;
-}
-
-/** A title from the comment's first sentence, as people write them. */
-export function titleFrom(text: string): string {
-  const first = text.split(/(?<=[.!?])\s+/)[0]!.replace(/[.!?]+$/, '').trim();
-  if (first.length <= 70) return first.charAt(0).toUpperCase() + first.slice(1);
-  const cut = first.slice(0, 70);
-  return `${cut.slice(0, cut.lastIndexOf(' ')).replace(/[,;:-]+$/, '')}…`;
 }
 
 const IMPROVE_BY_LABEL: Record<string, string> = {

@@ -8,7 +8,7 @@ import { enqueue } from '../platform/jobs.ts';
 import { sha256 } from '../platform/auth/tokens.ts';
 import type { Analysis } from '../stories/analyse.ts';
 import { analyseAll } from '../stories/analyse-pool.ts';
-import { newStoryRef } from '../stories/tell.ts';
+import { newStoryRef, titleFrom } from '../stories/tell.ts';
 
 /**
  * Friends and Family Test exports (CSV: date, service code, rating 1-5, comment) become stories.
@@ -104,13 +104,6 @@ function fftProblems(problems: string[]): AppError {
   return new AppError('bad_fft_rows', 400, `Nothing was imported: ${problems.length} bad ${problems.length === 1 ? 'row' : 'rows'}: ${shown}${more}`);
 }
 
-/** The title a comment gets: its first sentence, shortened at a word. */
-export function titleFrom(text: string): string {
-  const first = text.split(/(?<=[.!?])\s+|\n/)[0]!.trim();
-  if (first.length <= 80) return first || 'Friends and Family Test comment';
-  return `${first.slice(0, 77).replace(/\s+\S*$/, '')}…`;
-}
-
 export async function importFftFile(handle: DbHandle, opts: { orgCode: string; file: string; actorId?: string | null }): Promise<FftImportResult> {
   const rows = await readFftFile(opts.file);
   return importFftRows(handle, { ...opts, rows });
@@ -147,7 +140,7 @@ export async function importFftRows(handle: DbHandle, opts: { orgCode: string; r
   const duplicates = keyed.length - fresh.length;
 
   // The models run on every core while this thread writes each batch as soon as it is analysed.
-  const analyses = analyseAll(fresh.map(({ row }) => ({ title: titleFrom(row.comment), body: row.comment, rating: row.rating })));
+  const analyses = analyseAll(fresh.map(({ row }) => ({ title: titleFrom(row.comment) || 'Friends and Family Test comment', body: row.comment, rating: row.rating })));
   let imported = 0;
   let offset = 0;
   for (const pending of analyses) {
@@ -189,7 +182,7 @@ function prepare(row: FftRow, key: string, a: Analysis, serviceId: string, orgId
       ref: newStoryRef(),
       title: a.title,
       body: a.body,
-      original_title: titleFrom(row.comment),
+      original_title: titleFrom(row.comment) || 'Friends and Family Test comment',
       original_body: row.comment,
       author_pseudonym: 'Friends and Family Test',
       author_role: 'patient',

@@ -114,6 +114,23 @@ export async function checkItem(handle: DbHandle, kind: 'story' | 'mention', id:
   const windowStart = hours(WINDOW_HOURS, t);
   const nowIso = new Date(t).toISOString();
   const baselineStart = hours(WINDOW_HOURS + BASELINE_DAYS * 24, t);
+  // An item told (or checked) after its day is over is history, not part of a hotspot now.
+  if (item.at < windowStart) return result;
+
+  // Told in other words but about the same thing as a hotspot cooling here or above (three of its
+  // content words, or most of them, already in that hotspot's evidence): it joins that one.
+  const words = contentWords(item.text);
+  for (const svc of chainOf(item.services)) {
+    for (const h of await coolingAt(handle, svc.orgId, svc.path)) {
+      const evidence = new Set((await hotspotEvidence(handle, h)).flatMap((e) => [...contentWords(e.text)]));
+      const shared = [...words].filter((w) => evidence.has(w)).length;
+      if (shared >= 3 || (words.size > 0 && shared / words.size >= 0.4 && shared >= 2)) {
+        await joinHotspot(handle, h, item);
+        result.joined.push(h);
+        return result;
+      }
+    }
+  }
 
   // The item's topics, most shared first among the recent negative items where it was told: four
   // ways of saying "dirty toilets" are grouped under the theme most of them have in common.
@@ -123,41 +140,45 @@ export async function checkItem(handle: DbHandle, kind: 'story' | 'mention', id:
   }
   const ordered = [...item.themes].sort((a, b) => (votes.get(b) ?? 0) - (votes.get(a) ?? 0));
   for (const theme of ordered) {
+    const key = `theme:${theme}`;
     // Most specific first: a problem on one ward is that ward's hotspot, not the whole trust's.
     const chain = chainOf(item.services);
-    let done = false;
+    let settled = false;
     for (const svc of chain) {
-      const cooling = await coolingHotspot(handle, svc.orgId, `theme:${theme}`, svc.path);
-      if (cooling) {
-        await joinHotspot(handle, cooling, item);
-        result.joined.push(cooling);
-        done = true;
+      const here = await coolingHotspot(handle, svc.orgId, key, svc.path, 'here-or-below');
+      if (here) {
+        await joinHotspot(handle, here, item);
+        result.joined.push(here);
+        settled = true;
         break;
       }
-    }
-    if (done) continue;
-    for (const svc of chain) {
       const count = await countNegative(handle, svc.path, windowStart, nowIso, theme);
       if (count < MIN_COUNT) continue;
       const expected = (await countNegative(handle, svc.path, baselineStart, windowStart, theme)) / BASELINE_DAYS;
       if (count < threshold(expected)) continue;
       const evidence = await negativeItems(handle, svc.path, windowStart, nowIso, theme);
       const raised = await raise(handle, { orgId: svc.orgId, serviceId: svc.id, path: svc.path, kind: 'theme', theme, count, expected, evidence });
-      if (raised) result.raised.push(raised);
-      else {
-        const cooling = await coolingHotspot(handle, svc.orgId, `theme:${theme}`, svc.path);
-        if (cooling) {
-          await joinHotspot(handle, cooling, item);
-          result.joined.push(cooling);
-        }
+      if (raised) {
+        result.raised.push(raised);
+        settled = true;
+        break;
       }
-      break;
+    }
+    if (settled) continue;
+    // Not enough here for a hotspot of its own: a wider one still cooling (the site's, the trust's) takes it.
+    for (const svc of chain) {
+      const above = await coolingHotspot(handle, svc.orgId, key, svc.path, 'above');
+      if (above) {
+        await joinHotspot(handle, above, item);
+        result.joined.push(above);
+        break;
+      }
     }
   }
 
   // The same text told several ways, whatever the themes, at the services the item names.
   for (const svc of item.services) {
-    const cooling = await coolingHotspot(handle, svc.orgId, 'duplicate', svc.path);
+    const cooling = await coolingHotspot(handle, svc.orgId, 'duplicate', svc.path, 'any');
     const recent = (await negativeItems(handle, svc.path, windowStart, nowIso)).filter((x) => !(x.kind === item.kind && x.id === item.id));
     const alike = recent.filter((x) => similarity(x.text, item.text) >= NEAR_DUPLICATE_THRESHOLD);
     if (!alike.length) continue;
@@ -183,8 +204,21 @@ function chainOf(services: Item['services']): Array<{ id: string; orgId: string;
   return [...seen.values()].sort((a, b) => b.path.length - a.path.length);
 }
 
-/** A hotspot still cooling down for the same kind of problem at this service, a parent or a child. */
-async function coolingHotspot(handle: DbHandle, orgId: string, keyKind: string, path: string): Promise<string | null> {
+/** Every hotspot still cooling down at exactly this service. */
+async function coolingAt(handle: DbHandle, orgId: string, path: string): Promise<string[]> {
+  const rows = await handle.db
+    .selectFrom('hotspots')
+    .innerJoin('services', 'services.id', 'hotspots.service_id')
+    .select('hotspots.id')
+    .where('hotspots.org_id', '=', orgId)
+    .where('services.path', '=', path)
+    .where('hotspots.cooldown_until', '>', now())
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** A hotspot still cooling down for the same kind of problem at this service or below it, above it, or either. */
+async function coolingHotspot(handle: DbHandle, orgId: string, keyKind: string, path: string, where: 'here-or-below' | 'above' | 'any'): Promise<string | null> {
   const rows = await handle.db
     .selectFrom('hotspots')
     .innerJoin('services', 'services.id', 'hotspots.service_id')
@@ -194,7 +228,9 @@ async function coolingHotspot(handle: DbHandle, orgId: string, keyKind: string, 
     .where('hotspots.cooldown_until', '>', now())
     .orderBy('hotspots.detected_at', 'desc')
     .execute();
-  const hit = rows.find((r) => path.startsWith(r.path) || r.path.startsWith(path));
+  const below = (p: string) => p.startsWith(path);
+  const above = (p: string) => path.startsWith(p) && p !== path;
+  const hit = rows.find((r) => (where === 'here-or-below' ? below(r.path) : where === 'above' ? above(r.path) : below(r.path) || above(r.path)));
   return hit?.id ?? null;
 }
 
@@ -223,9 +259,11 @@ async function raise(
       .where('hotspots.key', 'like', `%|${keyKind}`)
       .where('hotspots.cooldown_until', '>', t.toISOString())
       .execute();
-    if (open.some((o) => h.path.startsWith(o.path) || o.path.startsWith(h.path))) return null;
+    // A hotspot for this problem here or below (raised meanwhile by another server) wins; a wider one
+    // does not stop this more specific one.
+    if (open.some((o) => o.path.startsWith(h.path))) return null;
     // One problem, one hotspot: if most of this evidence already stands behind an open hotspot
-    // here (raised under another theme, or as duplicates), the items join that one instead.
+    // here or below (raised under another theme, or as duplicates), no second one is raised.
     const overlap = await trx
       .selectFrom('hotspot_items')
       .innerJoin('hotspots', 'hotspots.id', 'hotspot_items.hotspot_id')
@@ -236,15 +274,9 @@ async function raise(
       .where('hotspot_items.item_id', 'in', h.evidence.map((e) => e.id))
       .execute();
     const shared = new Map<string, number>();
-    for (const o of overlap) if (h.path.startsWith(o.path) || o.path.startsWith(h.path)) shared.set(o.id, (shared.get(o.id) ?? 0) + 1);
+    for (const o of overlap) if (o.path.startsWith(h.path)) shared.set(o.id, (shared.get(o.id) ?? 0) + 1);
     const best = [...shared].sort((a, b) => b[1] - a[1])[0];
-    if (best && best[1] * 2 >= h.evidence.length) {
-      for (const e of h.evidence) {
-        await trx.insertInto('hotspot_items').values({ hotspot_id: best[0], item_kind: e.kind, item_id: e.id }).onConflict((oc) => oc.columns(['hotspot_id', 'item_kind', 'item_id']).doNothing()).execute();
-      }
-      await trx.updateTable('hotspots').set({ count: (eb) => eb.selectFrom('hotspot_items').select((x) => x.fn.countAll<number>().as('n')).where('hotspot_id', '=', best[0]) }).where('id', '=', best[0]).execute();
-      return null;
-    }
+    if (best && best[1] * 2 >= h.evidence.length) return null;
     await trx
       .insertInto('hotspots')
       .values({
@@ -349,4 +381,27 @@ export function hotspotJobs(handle: DbHandle, publicUrl: string): Record<string,
       });
     },
   };
+}
+
+const STOPWORDS = new Set('about after again also always because been before being could didn does doing done during each even every from have having here into just like made make more most much never nothing only other over really same should some still such than that their them then there these they this those through told took very want wasn were what when where which while with without would your ward hospital staff nurse doctor care patient time today night visit visited people'.split(' '));
+
+/** Lower-case words of four letters or more, less common ones and endings (-s, -ed, -ing): "cleaned" meets "cleans". */
+export function contentWords(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const w of text.replace(/(^|\s)#[\p{L}\p{N}_]+/gu, ' ').toLowerCase().match(/[a-z]{4,}/g) ?? []) {
+    if (STOPWORDS.has(w)) continue;
+    const stem = w.replace(/(ing|ed|es|s)$/, '');
+    if (stem.length >= 3 && !STOPWORDS.has(stem)) out.add(stem);
+  }
+  return out;
+}
+
+/**
+ * The words several items of a hotspot share ("toilets", "filthy", "cleaned"): what people say in
+ * their own words, beside the theme the model chose, which can be vague on short posts.
+ */
+export function sharedWords(texts: string[], n = 5): string[] {
+  const df = new Map<string, number>();
+  for (const t of texts) for (const w of contentWords(t)) df.set(w, (df.get(w) ?? 0) + 1);
+  return [...df].filter(([, c]) => c >= 2).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n).map(([w]) => w);
 }

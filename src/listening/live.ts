@@ -4,6 +4,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { eventsAfter, type StoredEvent } from '../platform/events.ts';
 import { LiveHub } from '../platform/live.ts';
 import { band, isNegative, isPraise, SENTIMENT_WORDS } from './sentiment.ts';
+import { hotspotEvidence, sharedWords } from './hotspots.ts';
 
 /**
  * The live wall's feed: the events leaders watch, each turned once into a card (what it is, where,
@@ -151,6 +152,7 @@ export async function toMessages(handle: DbHandle, events: StoredEvent[]): Promi
     if (e.type === 'hotspot.detected') {
       const h = hotspots.find((x) => x.id === e.subject);
       if (!h) continue;
+      const words = sharedWords((await hotspotEvidence(handle, h.id)).map((x) => x.text));
       out.push({
         ...base,
         paths: [h.path],
@@ -163,6 +165,7 @@ export async function toMessages(handle: DbHandle, events: StoredEvent[]): Promi
           source: null,
           author: null,
           services: [{ code: h.code, name: h.name }],
+          ...(words.length ? { text: `People mention: ${words.join(', ')}` } : {}),
           themes: h.theme ? [h.theme] : [],
           sentiment: null,
           sentimentWord: null,

@@ -35,6 +35,25 @@ async function matchServices(handle: DbHandle, orgId: string, tags: string[]): P
   return [...new Set(rows.map((r) => r.id))];
 }
 
+/**
+ * The text the models read: hashtags are addresses (which ward), not what was said, and a tag like
+ * #Ward7LGI alone was enough to turn the sentiment model's "positive" into "negative".
+ */
+export function withoutHashtags(text: string): string {
+  return text.replace(/(^|\s)#[\p{L}\p{N}_]+/gu, ' ').replace(/\s+/g, ' ').trim();
+}
+
+/** Only web addresses are kept as a post's link: a `javascript:` or `data:` one from a feed is dropped. */
+export function safeUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.toString().slice(0, 500) : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface IngestResult {
   id: string;
   outcome: 'created' | 'updated' | 'unchanged' | 'ignored';
@@ -45,6 +64,7 @@ export async function ingestMention(handle: DbHandle, post: IncomingPost, target
   const db = handle.db;
   const text = post.text.split('\u0000').join('').slice(0, MAX_MENTION_TEXT);
   const tags = [...new Set(post.tags.map((t) => t.replace(/^#/, '').toLowerCase()))];
+  const url = safeUrl(post.url);
   const existing = await db
     .selectFrom('mentions')
     .select(['id', 'text', 'deleted_at'])
@@ -56,7 +76,7 @@ export async function ingestMention(handle: DbHandle, post: IncomingPost, target
   if (existing && existing.text === text) return { id: existing.id, outcome: 'unchanged' };
 
   const serviceIds = await matchServices(handle, target.orgId, tags);
-  const { themes, sentiment, topics } = classifyText(text);
+  const { themes, sentiment, topics } = classifyText(withoutHashtags(text) || text);
   const t = now();
   const id = existing?.id ?? newId();
   const negative = isNegative(sentiment);
@@ -64,7 +84,7 @@ export async function ingestMention(handle: DbHandle, post: IncomingPost, target
     if (existing) {
       await trx
         .updateTable('mentions')
-        .set({ text, tags: JSON.stringify(tags), themes: JSON.stringify(themes), topics: JSON.stringify(topics), sentiment, edited_at: post.editedAt ?? t, url: post.url })
+        .set({ text, tags: JSON.stringify(tags), themes: JSON.stringify(themes), topics: JSON.stringify(topics), sentiment, edited_at: post.editedAt ?? t, url })
         .where('id', '=', id)
         .execute();
       await trx.deleteFrom('mention_services').where('mention_id', '=', id).execute();
@@ -77,7 +97,7 @@ export async function ingestMention(handle: DbHandle, post: IncomingPost, target
           channel_id: target.channelId,
           source: post.source,
           external_id: post.externalId,
-          url: post.url,
+          url,
           author: post.author.slice(0, 200),
           text,
           tags: JSON.stringify(tags),

@@ -14,9 +14,9 @@ import { requireStaffPage } from '../people/routes.ts';
 import { themeLabels } from '../stories/models.ts';
 import { tellStory } from '../stories/tell.ts';
 import { addChannel, CHANNEL_KINDS, listChannels, openSecret, removeChannel } from './channels.ts';
-import { getMention, hashtagsIn, ingestMention, listMentions, removeMention } from './mentions.ts';
+import { getMention, hashtagsIn, ingestMention, listMentions, removeMention, safeUrl } from './mentions.ts';
 import { LIVE_TYPES, LiveFeed, passes, toMessages, type LiveFilter } from './live.ts';
-import { hotspotEvidence, recentHotspots } from './hotspots.ts';
+import { hotspotEvidence, recentHotspots, sharedWords } from './hotspots.ts';
 import { praiseSince, recentPraise } from './praise.ts';
 import { band, SENTIMENT_WORDS } from './sentiment.ts';
 
@@ -81,7 +81,11 @@ const WebhookBody = z
     deleted: z.literal(true).optional(),
     text: z.string().max(10_000).optional(),
     author: z.string().trim().max(200).optional(),
-    url: z.string().url().max(500).optional(),
+    url: z
+      .string()
+      .max(500)
+      .refine((v) => safeUrl(v) !== null, 'url must be an http:// or https:// address')
+      .optional(),
     postedAt: z.string().datetime({ offset: true }).optional(),
     tags: z.array(z.string().max(100)).max(50).optional(),
   })
@@ -221,7 +225,7 @@ export function listeningRoutes(ctx: AppContext) {
         await trx.updateTable('mentions').set({ reply: form.data.reply, replied_by: req.actor!.userId, replied_at: now() }).where('id', '=', id).execute();
         await appendEvent(trx, ctx.handle.dialect, { type: 'mention.replied', orgId: m.orgId, subject: id, actorId: req.actor!.userId, data: { length: form.data.reply.length } });
       });
-      return reply.redirect(`/staff/mentions/${id}#reply`, 303);
+      return reply.redirect(`/staff/mentions/${id}#replies`, 303);
     });
 
     app.post('/staff/mentions/:id/story', { preHandler: app.csrfProtection }, async (req, reply) => {
@@ -267,7 +271,7 @@ export function listeningRoutes(ctx: AppContext) {
       if (!h) throw notFound('hotspot');
       const evidence = await hotspotEvidence(ctx.handle, id);
       await db.updateTable('hotspot_notifications').set({ read_at: now() }).where('hotspot_id', '=', id).where('user_id', '=', req.actor!.userId).where('read_at', 'is', null).execute();
-      return reply.page('listening/views/hotspot.njk', { title: h.title, h, evidence, breadcrumbs: [{ href: '/staff/hotspots', text: 'Hotspots' }] });
+      return reply.page('listening/views/hotspot.njk', { title: h.title, h, evidence, words: sharedWords(evidence.map((e) => e.text)), breadcrumbs: [{ href: '/staff/hotspots', text: 'Hotspots' }] });
     });
 
     // Channels, for an organisation's admins.

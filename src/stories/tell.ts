@@ -70,6 +70,14 @@ export function normaliseTags(tags: z.infer<typeof tagsSchema> | undefined): Arr
   return out.filter((t) => (seen.has(`${t.group}:${t.tag}`) ? false : (seen.add(`${t.group}:${t.tag}`), true)));
 }
 
+/** A title from a comment's first sentence, as people write them (FFT imports and the demo). */
+export function titleFrom(text: string): string {
+  const first = text.split(/(?<=[.!?])\s+/)[0]!.replace(/[.!?]+$/, '').trim();
+  if (first.length <= 70) return first.charAt(0).toUpperCase() + first.slice(1);
+  const cut = first.slice(0, 70);
+  return `${cut.slice(0, cut.lastIndexOf(' ')).replace(/[,;:-]+$/, '')}…`;
+}
+
 const REF_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export function newStoryRef(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));

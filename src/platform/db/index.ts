@@ -29,6 +29,10 @@ export function openDatabase(config: Config['database']): DbHandle {
     const pool = new pg.Pool({ connectionString: config.url, max: 10, connectionTimeoutMillis: 5000 });
     // An idle client that loses its server (a PostgreSQL restart) must not crash the process.
     pool.on('error', () => {});
+    // So must a client in use when its server goes away (a FATAL between statements): without a
+    // listener that 'error' event would end the process. pg marks the client broken and the pool
+    // drops it on release; the request in hand fails with 503.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', pool, close: () => db.destroy() };
   }
