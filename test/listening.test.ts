@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, TEST_DB, type TestDatabase } from './helpers.ts';
 import { startServer } from './server.ts';
 import { openLive, waitUntil } from './sse.ts';
-import { startFakeMastodon, type FakeMastodon } from '../src/listening/channels/fakes.ts';
+import { startFakeJetstream, startFakeMastodon, startFakeX, type FakeMastodon } from '../src/listening/channels/fakes.ts';
 
 // The listening path end to end, with real processes: `carevoice serve`, the `carevoice channel
 // add` and `import fft` commands, a local Mastodon stand-in speaking its streaming and timeline
@@ -144,6 +144,29 @@ describe('listening: Mastodon, the live wall and hotspots', () => {
     const html = await page.text();
     for (const c of complaints.slice(0, 3)) expect(html).toContain(c.replace(/'/g, '&#39;').slice(0, 30));
     await live.close();
+  });
+
+  it('follows the same hashtag on Bluesky (Jetstream, tag facets) and X (filtered stream and its rules)', async () => {
+    const jetstream = await startFakeJetstream();
+    const x = await startFakeX({ token: 'x-bearer-token-123' });
+    try {
+      must(['channel', 'add', 'bluesky', '--org', 'RR8', '--endpoint', jetstream.url, '--tags', 'Ward7LGI']);
+      must(['channel', 'add', 'x', '--org', 'RR8', '--api', x.url, '--token', 'x-bearer-token-123', '--tags', '#Ward7LGI']);
+      await waitUntil(async () => jetstream.clientCount() > 0 && x.openStreamCount() > 0, 15_000);
+      // The rule the X channel needs was added through the rules endpoint.
+      expect(x.rules().map((r) => r.value)).toContain('#ward7lgi');
+      jetstream.post({ text: 'Bluesky: the night staff on ward 7 were so patient with my grandad', tags: ['Ward7LGI'] });
+      jetstream.post({ text: 'Bluesky: mentions #Ward7LGI only in text, without a tag facet' });
+      x.tweet({ text: 'X: parking at the LGI is impossible again #Ward7LGI', username: 'driver_dan' });
+      await waitUntil(async () => {
+        const texts = await mentionTexts();
+        return texts.some((t) => t.startsWith('Bluesky: the night staff')) && texts.some((t) => t.startsWith('X: parking'));
+      }, 15_000);
+      expect((await mentionTexts()).some((t) => t.includes('without a tag facet'))).toBe(false);
+    } finally {
+      await jetstream.close();
+      await x.close();
+    }
   });
 
   it('resumes after a dropped connection from Last-Event-ID without missing or repeating an event', async () => {

@@ -305,7 +305,10 @@ export function listeningRoutes(ctx: AppContext) {
       if (stop) return stop;
       const org = await adminOrg(req);
       const { _csrf: _ignored, ...fields } = (req.body ?? {}) as Record<string, unknown>;
-      const input = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== ''));
+      // One form serves every network: keep only the fields the chosen one takes.
+      const wanted: Record<string, string[]> = { mastodon: ['instance', 'token', 'tags'], bluesky: ['endpoint', 'tags'], x: ['apiBase', 'token', 'tags'], webhook: [] };
+      const kind = typeof fields.kind === 'string' ? fields.kind : '';
+      const input = Object.fromEntries(Object.entries(fields).filter(([k, v]) => v !== '' && (k === 'kind' || k === 'name' || (wanted[kind] ?? Object.keys(fields)).includes(k))));
       try {
         const added = await addChannel(ctx.handle, secretsKey(ctx.config), org.ods_code, input, req.actor!.userId);
         return reply.page('listening/views/channels.njk', await channelsPage(org, { added }));

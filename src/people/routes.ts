@@ -80,7 +80,8 @@ export function peopleRoutes(ctx: AppContext) {
       const orgIds = [...actor.orgRoles.keys()];
       const orgs = orgIds.length ? await db.selectFrom('organisations').select(['id', 'ods_code', 'name', 'kind']).where('id', 'in', orgIds).orderBy('name').execute() : [];
       const memberships = orgs.map((o) => ({ ...o, roles: [...actor.orgRoles.get(o.id)!].sort() }));
-      return reply.page('people/views/staff-home.njk', { title: 'Staff home', memberships, platformRole: actor.platformRole });
+      const unreadHotspots = await db.selectFrom('hotspot_notifications').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', actor.userId).where('read_at', 'is', null).executeTakeFirst();
+      return reply.page('people/views/staff-home.njk', { title: 'Staff home', memberships, platformRole: actor.platformRole, newHotspots: Number(unreadHotspots?.n ?? 0) });
     });
 
     app.get('/api/v1/me', async (req) => {
