@@ -1,40 +1,22 @@
 // Throughput of the text tools on one core, on the real comments shipped for the demo, against a
 // baseline measured in the same run: splitting each comment into lower-case words, the least any
 // text tool must do. Run: npx tsx bench/nlp.ts   (SECONDS=3 by default per measure)
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/nlp/classifier/index.ts';
 import { redact } from '../src/nlp/redact/index.ts';
 import { assessSafeguarding } from '../src/nlp/safeguarding/index.ts';
+import { commentTexts } from './lib/comments.ts';
+import { ROOT } from './lib/paths.ts';
+import { perSecond as perSecondOn } from './lib/throughput.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const texts = fs
-  .readFileSync(path.join(root, 'src/demo/data/comments.jsonl'), 'utf8')
-  .split('\n')
-  .filter(Boolean)
-  .map((l) => (JSON.parse(l) as { text: string }).text);
+const texts = commentTexts();
 const seconds = Number(process.env.SECONDS ?? 3);
-
-function perSecond(fn: (t: string) => unknown): number {
-  let n = 0;
-  let sink = 0;
-  const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) {
-    for (let i = 0; i < 200; i++) {
-      const r = fn(texts[n % texts.length]!);
-      sink += r ? 1 : 0;
-      n++;
-    }
-  }
-  if (sink < 0) console.log(sink);
-  return Math.round(n / seconds);
-}
+const perSecond = (fn: (t: string) => unknown): number => perSecondOn(texts, fn, seconds);
 
 const loads: Record<string, number> = {};
 const model = (name: string) => {
   const t0 = performance.now();
-  const m = loadModel(path.join(root, 'models', `${name}.json.gz`));
+  const m = loadModel(path.join(ROOT, 'models', `${name}.json.gz`));
   loads[name] = Math.round(performance.now() - t0);
   return m;
 };

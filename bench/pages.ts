@@ -1,21 +1,19 @@
 // Latency of the public read paths on the demo data (2,000 stories), measured in-process with
 // Fastify's inject, against a baseline of /healthz measured in the same run.
-// Run: npx tsx bench/pages.ts  (uses a fresh SQLite file; DATABASE_URL=postgres://... for PostgreSQL)
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// Run: npx tsx bench/pages.ts  (a fresh SQLite file; DATABASE_URL=postgres://... for a fresh PostgreSQL database on that server)
 import pino from 'pino';
 import { loadConfig } from '../src/config.ts';
-import { migrate, openDatabase } from '../src/platform/db/index.ts';
 import { createViews } from '../src/platform/views.ts';
 import { buildApp } from '../src/app.ts';
 import { seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
+import { createBenchDatabase } from './lib/database.ts';
+import { summarise } from './lib/stats.ts';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-bench-'));
-const config = loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${path.join(dir, 'bench.db')}`, LOG_LEVEL: 'silent', STORY_RATE_LIMIT: '0' });
-const handle = openDatabase(config.database);
-await migrate(handle);
+// A fresh database: a temporary SQLite file, or carevoice_bench_pages on DATABASE_URL's PostgreSQL server.
+const database = await createBenchDatabase(process.env.DATABASE_URL, 'carevoice_bench_pages');
+const config = loadConfig({ ...process.env, DATABASE_URL: database.url, LOG_LEVEL: 'silent', STORY_RATE_LIMIT: '0' });
+const handle = database.open();
 await seedDemo(handle, { publicUrl: config.publicUrl });
 const app = await buildApp({ config, handle, log: pino({ level: 'silent' }), views: createViews(), secret: 'bench-secret-bench-secret-bench-secret-12' });
 await app.ready();
@@ -32,9 +30,8 @@ async function measure(urls: string[], n: number): Promise<{ p50: number; p95: n
     times.push(performance.now() - t0);
     if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}`);
   }
-  times.sort((a, b) => a - b);
-  const q = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor(p * times.length))]! * 100) / 100;
-  return { p50: q(0.5), p95: q(0.95), max: q(1) };
+  const { p50, p95, max } = summarise(times);
+  return { p50, p95, max };
 }
 
 const n = Number(process.env.N ?? 300);
@@ -48,4 +45,4 @@ const inboxApi = await measure(['/api/v1/inbox', '/api/v1/inbox?unanswered=1', '
 console.log(JSON.stringify({ database: handle.dialect, stories: 2000, requests: n, baseline_healthz_ms: baseline, search_api_ms: search, search_page_ms: searchPage, service_page_ms: servicePage, list_by_service_ms: listByService, measures_api_ms: measuresApi, inbox_api_ms: inboxApi, 'search.ratio_p95_to_baseline': Math.round((search.p95 / baseline.p95) * 10) / 10 }, null, 2));
 await app.close();
 await handle.close();
-fs.rmSync(dir, { recursive: true, force: true });
+await database.drop();

@@ -44,6 +44,8 @@ async function serve(opts: { port?: string; demo?: boolean }) {
       seeded = true;
     }
   }
+  const { warmModels } = await import('./stories/models.ts');
+  warmModels();
   const worker = config.jobs ? new JobWorker(handle, { handlers: jobHandlers(handle, config), log: log.child({ part: 'jobs' }) }) : undefined;
   const app = await buildApp({ config, handle, log, views: createViews(), secret: await cookieSecret(handle.db, config.sessionSecret), worker });
   await app.listen({ port: config.port, host: config.host });
@@ -291,6 +293,16 @@ program
     } finally {
       await handle.close();
     }
+  });
+
+program
+  .command('bench')
+  .description('runs the benchmarks on a generated data set (a fresh database: DATABASE_URL names the PostgreSQL server to use) and prints one JSON object on stdout; see docs/BENCHMARKS.md')
+  .option('--quick', '100,000 stories and shorter runs, a few minutes (the full run uses 1,000,000)')
+  .action(async (opts: { quick?: boolean }) => {
+    const { runBench } = await import('../bench/run.ts');
+    const result = await runBench({ quick: !!opts.quick, databaseUrl: process.env.DATABASE_URL });
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });
 
 const channel = program.command('channel').description("manage an organisation's social media channels");

@@ -12,12 +12,17 @@ import type { TagGroup } from '../stories/vocabulary.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-interface Comment {
+/** One of the real NHS comments in data/comments.jsonl (the demo and the benchmarks draw on them). */
+export interface Comment {
   text: string;
+  /** phase1: coded acute-trust comments; ambulance: a patient transport service's FFT comments. */
   source: 'phase1' | 'ambulance';
   label?: string;
+  /** phase1 only: -4 (very critical) .. 3 (praise). */
   criticality?: number;
+  /** ambulance only: 1 (very positive) .. 5 (very negative). */
   sentiment?: number;
+  /** ambulance only: the FFT answer, 1 (very good) .. 5 (very poor); other values mean unanswered. */
   rating?: number;
 }
 

@@ -1,4 +1,6 @@
 import type { Db } from '../platform/db/index.ts';
+import { storyIn, subtreeServiceIds } from '../stories/read.ts';
+import { appended } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 
 export interface Measures {
@@ -33,7 +35,38 @@ const isPositive = (s: { sentiment: string | null; rating: number | null }) => (
  * The measures shown everywhere (PRODUCT.md), for the stories published in the last 30 days about
  * a service with its subtree, an organisation, or everything.
  */
-export async function computeMeasures(db: Db, o: { org?: string; service?: string; now?: Date } = {}): Promise<Measures> {
+/**
+ * Measures are 30-day aggregates, asked for on every service page and by dashboards polling the API:
+ * each answer is kept for up to 30 seconds per scope, and forgotten at once when anything is
+ * recorded in this process (an event appended), so what a person just did shows straight away.
+ * Another app server's change shows within the 30 seconds.
+ */
+const CACHE_MS = 30_000;
+const cache = new WeakMap<Db, Map<string, { at: number; value: Promise<Measures> }>>();
+appended.on('event', () => {
+  for (const c of caches) c.clear();
+});
+const caches = new Set<Map<string, { at: number; value: Promise<Measures> }>>();
+
+export function computeMeasures(db: Db, o: { org?: string; service?: string; now?: Date } = {}): Promise<Measures> {
+  if (o.now) return measure(db, o);
+  let c = cache.get(db);
+  if (!c) {
+    c = new Map();
+    cache.set(db, c);
+    caches.add(c);
+  }
+  const key = `${o.org ?? ''}|${o.service ?? ''}`;
+  const hit = c.get(key);
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+  const value = measure(db, o);
+  c.set(key, { at: Date.now(), value });
+  // A failed computation (an unknown code, the database away) is not kept.
+  value.catch(() => c.delete(key));
+  return value;
+}
+
+async function measure(db: Db, o: { org?: string; service?: string; now?: Date }): Promise<Measures> {
   const to = o.now ?? new Date();
   const from = new Date(to.getTime() - WINDOW_DAYS * 86_400_000);
   let q = db
@@ -48,12 +81,12 @@ export async function computeMeasures(db: Db, o: { org?: string; service?: strin
     const svc = await db.selectFrom('services').select(['path', 'code']).where('code', '=', o.service).executeTakeFirst();
     if (!svc) throw new AppError('service_not_found', 404, `No service has the code ${o.service}`);
     serviceCode = svc.code;
-    q = q.where('stories.id', 'in', db.selectFrom('story_services').innerJoin('services', 'services.id', 'story_services.service_id').select('story_services.story_id').where('services.path', 'like', `${svc.path}%`));
+    q = q.where(storyIn({ serviceIds: await subtreeServiceIds(db, svc.path) }));
   } else if (o.org) {
     const org = await db.selectFrom('organisations').select(['id', 'ods_code']).where('ods_code', '=', o.org).executeTakeFirst();
     if (!org) throw new AppError('organisation_not_found', 404, `No organisation has the ODS code ${o.org}`);
     orgCode = org.ods_code;
-    q = q.where('stories.id', 'in', db.selectFrom('story_services').select('story_id').where('org_id', '=', org.id));
+    q = q.where(storyIn({ orgId: org.id }));
   }
   const stories = await q.execute();
   const ids = stories.map((s) => s.id);

@@ -1,4 +1,5 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { Database } from '../platform/db/schema.ts';
 import type { DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
@@ -6,6 +7,7 @@ import { enqueue, type JobHandler } from '../platform/jobs.ts';
 import { queueMail } from '../platform/mail.ts';
 import { NEAR_DUPLICATE_THRESHOLD, similarity } from '../moderation/queue.ts';
 import { isNegative } from './sentiment.ts';
+import { storyIn, subtreeServiceIds } from '../stories/read.ts';
 
 /**
  * Hotspots: the same problem told several times at one place, soon enough to act on it ("three
@@ -69,6 +71,7 @@ function hasTopic(theme: string, column: 'stories.topics' | 'mentions.topics') {
 /** Negative items in a service's subtree between two instants, optionally about one theme. */
 async function negativeItems(handle: DbHandle, path: string, from: string, to: string, theme?: string): Promise<Array<{ kind: 'story' | 'mention'; id: string; text: string; topics: string[] }>> {
   const db = handle.db;
+  const serviceIds = await subtreeServiceIds(db, path);
   let stories = db
     .selectFrom('stories')
     .select(['stories.id', 'stories.title', 'stories.body', 'stories.topics'])
@@ -76,7 +79,7 @@ async function negativeItems(handle: DbHandle, path: string, from: string, to: s
     .where('stories.sentiment', 'in', ['4', '5'])
     .where('stories.published_at', '>=', from)
     .where('stories.published_at', '<=', to)
-    .where('stories.id', 'in', db.selectFrom('story_services').innerJoin('services', 'services.id', 'story_services.service_id').select('story_services.story_id').where('services.path', 'like', `${path}%`));
+    .where(storyIn({ serviceIds }));
   if (theme) stories = stories.where(hasTopic(theme, 'stories.topics'));
   let mentions = db
     .selectFrom('mentions')
@@ -85,7 +88,7 @@ async function negativeItems(handle: DbHandle, path: string, from: string, to: s
     .where('mentions.sentiment', 'in', ['4', '5'])
     .where('mentions.received_at', '>=', from)
     .where('mentions.received_at', '<=', to)
-    .where('mentions.id', 'in', db.selectFrom('mention_services').innerJoin('services', 'services.id', 'mention_services.service_id').select('mention_services.mention_id').where('services.path', 'like', `${path}%`));
+    .where(mentionIn(serviceIds));
   if (theme) mentions = mentions.where(hasTopic(theme, 'mentions.topics'));
   const [s, m] = await Promise.all([stories.execute(), mentions.execute()]);
   return [
@@ -94,8 +97,57 @@ async function negativeItems(handle: DbHandle, path: string, from: string, to: s
   ];
 }
 
+/** "The post names one of these services", as a probe per post (see storyIn). */
+function mentionIn(serviceIds: string[]) {
+  return (eb: ExpressionBuilder<Database, 'mentions'>) =>
+    eb.exists(eb.selectFrom('mention_services').select(sql.lit(1).as('one')).whereRef('mention_services.mention_id', '=', 'mentions.id').where('mention_services.service_id', 'in', serviceIds.length ? serviceIds : ['']));
+}
+
+/** How many negative items there were: ids only, so the partial index `stories_negative` answers it. */
 async function countNegative(handle: DbHandle, path: string, from: string, to: string, theme: string): Promise<number> {
-  return (await negativeItems(handle, path, from, to, theme)).length;
+  const db = handle.db;
+  const serviceIds = await subtreeServiceIds(db, path);
+  const [s, m] = await Promise.all([
+    db
+      .selectFrom('stories')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      // Written out, not bound: the planner uses a partial index only when it can see these values.
+      .where(sql<boolean>`stories.moderation = 'published' AND stories.sentiment IN ('4', '5')`)
+      .where('stories.published_at', '>=', from)
+      .where('stories.published_at', '<=', to)
+      .where(hasTopic(theme, 'stories.topics'))
+      .where(storyIn({ serviceIds }))
+      .executeTakeFirst(),
+    db
+      .selectFrom('mentions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('mentions.deleted_at', 'is', null)
+      .where('mentions.sentiment', 'in', ['4', '5'])
+      .where('mentions.received_at', '>=', from)
+      .where('mentions.received_at', '<=', to)
+      .where(hasTopic(theme, 'mentions.topics'))
+      .where(mentionIn(serviceIds))
+      .executeTakeFirst(),
+  ]);
+  return Number(s?.n ?? 0) + Number(m?.n ?? 0);
+}
+
+/**
+ * A service's usual rate of negative items about a theme (per 24 hours over the 28 days before the
+ * window). It moves slowly, and reading four weeks of stories is the dearest part of a check, so each
+ * is kept for ten minutes: a burst of complaints is judged against one reading.
+ */
+const RATE_MS = 10 * 60_000;
+const rates = new WeakMap<DbHandle, Map<string, { at: number; value: number }>>();
+async function usualRate(handle: DbHandle, path: string, theme: string, from: string, to: string): Promise<number> {
+  let c = rates.get(handle);
+  if (!c) rates.set(handle, (c = new Map()));
+  const key = `${path}|${theme}`;
+  const hit = c.get(key);
+  if (hit && Date.now() - hit.at < RATE_MS) return hit.value;
+  const value = (await countNegative(handle, path, from, to, theme)) / BASELINE_DAYS;
+  c.set(key, { at: Date.now(), value });
+  return value;
 }
 
 const hours = (h: number, from = Date.now()) => new Date(from - h * 3_600_000).toISOString();
@@ -154,7 +206,7 @@ export async function checkItem(handle: DbHandle, kind: 'story' | 'mention', id:
       }
       const count = await countNegative(handle, svc.path, windowStart, nowIso, theme);
       if (count < MIN_COUNT) continue;
-      const expected = (await countNegative(handle, svc.path, baselineStart, windowStart, theme)) / BASELINE_DAYS;
+      const expected = await usualRate(handle, svc.path, theme, baselineStart, windowStart);
       if (count < threshold(expected)) continue;
       const evidence = await negativeItems(handle, svc.path, windowStart, nowIso, theme);
       const raised = await raise(handle, { orgId: svc.orgId, serviceId: svc.id, path: svc.path, kind: 'theme', theme, count, expected, evidence });
@@ -348,7 +400,9 @@ export async function hotspotEvidence(handle: DbHandle, hotspotId: string) {
   const storyIds = items.filter((i) => i.item_kind === 'story').map((i) => i.item_id);
   const mentionIds = items.filter((i) => i.item_kind === 'mention').map((i) => i.item_id);
   const [stories, mentions] = await Promise.all([
-    storyIds.length ? db.selectFrom('stories').select(['id', 'title', 'body', 'published_at', 'moderation', 'sentiment']).where('id', 'in', storyIds).where('moderation', '=', 'published').execute() : [],
+    // Filtered here, not in SQL: with `moderation = ?` beside `id IN (…)` SQLite walked the whole
+    // (moderation, published_at) index instead of looking the few ids up.
+    storyIds.length ? db.selectFrom('stories').select(['id', 'title', 'body', 'published_at', 'moderation', 'sentiment']).where('id', 'in', storyIds).execute().then((rows) => rows.filter((r) => r.moderation === 'published')) : [],
     mentionIds.length ? db.selectFrom('mentions').select(['id', 'text', 'author', 'source', 'url', 'received_at', 'sentiment']).where('id', 'in', mentionIds).where('deleted_at', 'is', null).execute() : [],
   ]);
   return [

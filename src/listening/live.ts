@@ -185,6 +185,17 @@ export function sse(m: LiveMessage): string {
   return `id: ${m.id}\nevent: ${m.type}\ndata: ${JSON.stringify(wire)}\n\n`;
 }
 
+/** Each message is serialised once, however many walls it goes to. */
+const wireCache = new WeakMap<LiveMessage, string>();
+function wire(m: LiveMessage): string {
+  let s = wireCache.get(m);
+  if (s === undefined) {
+    s = sse(m);
+    wireCache.set(m, s);
+  }
+  return s;
+}
+
 interface Client {
   res: ServerResponse;
   filter: LiveFilter;
@@ -247,7 +258,7 @@ export class LiveFeed {
     let chunk = '';
     for (const m of messages) {
       if (m.id <= c.lastSent || !passes(m, c.filter)) continue;
-      chunk += sse(m);
+      chunk += wire(m);
       c.lastSent = m.id;
     }
     if (!chunk) return;

@@ -13,6 +13,7 @@ import { SRC_DIR } from '../platform/views.ts';
 import { requireStaffPage } from '../people/routes.ts';
 import { themeLabels } from '../stories/models.ts';
 import { tellStory } from '../stories/tell.ts';
+import { storyIn } from '../stories/read.ts';
 import { addChannel, CHANNEL_KINDS, listChannels, openSecret, removeChannel } from './channels.ts';
 import { getMention, hashtagsIn, ingestMention, listMentions, removeMention, safeUrl } from './mentions.ts';
 import { LIVE_TYPES, LiveFeed, passes, toMessages, type LiveFilter } from './live.ts';
@@ -359,11 +360,10 @@ async function wallData(ctx: AppContext, orgIds: string[], filter: LiveFilter) {
   midnight.setUTCHours(0, 0, 0, 0);
   const since12h = new Date(Date.now() - 11 * 3_600_000);
   since12h.setUTCMinutes(0, 0, 0);
-  const storyScope = db.selectFrom('story_services').select('story_id').where('org_id', 'in', none);
   const [storiesToday, mentionsToday, recentStories, recentMentions, latest, hotspots, praise, position] = await Promise.all([
-    db.selectFrom('stories').select((eb) => eb.fn.countAll<number>().as('n')).where('moderation', '=', 'published').where('published_at', '>=', midnight.toISOString()).where('id', 'in', storyScope).executeTakeFirst(),
+    db.selectFrom('stories').select((eb) => eb.fn.countAll<number>().as('n')).where('moderation', '=', 'published').where('published_at', '>=', midnight.toISOString()).where(storyIn({ orgIds })).executeTakeFirst(),
     db.selectFrom('mentions').select((eb) => eb.fn.countAll<number>().as('n')).where('org_id', 'in', none).where('deleted_at', 'is', null).where('received_at', '>=', midnight.toISOString()).executeTakeFirst(),
-    db.selectFrom('stories').select(['published_at as at', 'sentiment']).where('moderation', '=', 'published').where('published_at', '>=', since12h.toISOString()).where('id', 'in', storyScope).execute(),
+    db.selectFrom('stories').select(['published_at as at', 'sentiment']).where('moderation', '=', 'published').where('published_at', '>=', since12h.toISOString()).where(storyIn({ orgIds })).execute(),
     db.selectFrom('mentions').select(['received_at as at', 'sentiment']).where('org_id', 'in', none).where('deleted_at', 'is', null).where('received_at', '>=', since12h.toISOString()).execute(),
     db.selectFrom('events').selectAll().where('org_id', 'in', none).where('type', 'in', [...LIVE_TYPES]).orderBy('id', 'desc').limit(200).execute(),
     recentHotspots(ctx.handle, orgIds, { days: 7, limit: 6 }),

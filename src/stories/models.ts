@@ -87,3 +87,13 @@ export function classifyText(text: string): { themes: Array<{ label: string; sco
 export function themeLabels(): string[] {
   return (model('themes')?.labels ?? []).filter((l) => l !== 'Not assigned' && l !== 'Labelling not possible');
 }
+
+/**
+ * Loads every shipped model now. `serve` calls it before it listens: loading one takes a few hundred
+ * milliseconds with the event loop held, which would otherwise land on the first story told, and
+ * delay everything else the server was doing at that moment (a live wall's events, say).
+ */
+export function warmModels(): void {
+  classifyText('warm up');
+  suggestCriticality('warm up', { urgent: false, rating: null });
+}

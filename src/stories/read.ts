@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db, DbHandle } from '../platform/db/index.ts';
-import type { StoryTable } from '../platform/db/schema.ts';
+import type { Database, StoryTable } from '../platform/db/schema.ts';
 import { AppError, notFound } from '../platform/errors.ts';
 import { decodeCursor, encodeCursor } from '../platform/http.ts';
 import { serviceByCode } from '../directory/directory.ts';
@@ -81,6 +81,33 @@ export interface StoryQuery {
   since?: string;
   cursor?: string;
   limit?: number;
+}
+
+/**
+ * "The story names one of these services" (or "one of this organisation's"), as a probe per story
+ * (EXISTS on story_services' primary key) rather than `id IN (every story the scope ever had)`: the
+ * caller's date range on stories then drives the query, so its cost follows the stories in the
+ * window, not the scope's whole history.
+ */
+export function storyIn(scope: { serviceIds: string[] } | { orgId: string } | { orgIds: string[] }) {
+  return (eb: ExpressionBuilder<Database, 'stories'>) =>
+    eb.exists(
+      eb
+        .selectFrom('story_services')
+        .select(sql.lit(1).as('one'))
+        .whereRef('story_services.story_id', '=', 'stories.id')
+        .where((x) =>
+          'orgId' in scope
+            ? x('story_services.org_id', '=', scope.orgId)
+            : 'orgIds' in scope
+              ? x('story_services.org_id', 'in', scope.orgIds.length ? scope.orgIds : [''])
+              : x('story_services.service_id', 'in', scope.serviceIds.length ? scope.serviceIds : [''])),
+    );
+}
+
+/** The ids of a service and everything under it (a handful to a few dozen rows). */
+export async function subtreeServiceIds(db: Db, path: string): Promise<string[]> {
+  return (await db.selectFrom('services').select('id').where('path', 'like', `${path}%`).execute()).map((r) => r.id);
 }
 
 /** A condition on a themes column (JSON, `stories.themes` unless told) naming the theme, with LIKE's wildcards escaped. */

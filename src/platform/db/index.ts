@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type KyselyConfig, type MigrationProvider } from 'kysely';
 import type { Config } from '../../config.ts';
 import type { Database } from './schema.ts';
 import { migrationsFor } from './migrations.ts';
@@ -24,6 +24,18 @@ export interface DbHandle {
 // keep fits in a double.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
+/**
+ * SLOW_QUERY_MS=N logs, on stderr as a JSON line, every query that took N ms or more, with its SQL
+ * (never its parameters, which hold people's words): how to find what holds the event loop.
+ */
+function slowQueryLog(): KyselyConfig['log'] {
+  const ms = Number(process.env.SLOW_QUERY_MS ?? 0);
+  if (!(ms > 0)) return undefined;
+  return (e) => {
+    if (e.queryDurationMillis >= ms) process.stderr.write(`${JSON.stringify({ level: 'warn', msg: 'slow query', ms: Math.round(e.queryDurationMillis), sql: e.query.sql.slice(0, 500) })}\n`);
+  };
+}
+
 export function openDatabase(config: Config['database']): DbHandle {
   if (config.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: config.url, max: 10, connectionTimeoutMillis: 5000 });
@@ -33,7 +45,7 @@ export function openDatabase(config: Config['database']): DbHandle {
     // listener that 'error' event would end the process. pg marks the client broken and the pool
     // drops it on release; the request in hand fails with 503.
     pool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: slowQueryLog() });
     return { db, dialect: 'postgres', pool, close: () => db.destroy() };
   }
   if (config.file !== ':memory:') fs.mkdirSync(path.dirname(config.file), { recursive: true });
@@ -44,7 +56,7 @@ export function openDatabase(config: Config['database']): DbHandle {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: slowQueryLog() });
   return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
 }
 
