@@ -209,6 +209,10 @@ export async function checkItem(handle: DbHandle, kind: 'story' | 'mention', id:
       const expected = await usualRate(handle, svc.path, theme, baselineStart, windowStart);
       if (count < threshold(expected)) continue;
       const evidence = await negativeItems(handle, svc.path, windowStart, nowIso, theme);
+      // Above the places the item names (a site, a trust), a theme alone groups unrelated complaints
+      // told on different wards: there the items must also share their words, as one problem would.
+      const own = item.services.some((s) => s.path === svc.path);
+      if (!own && sharedWords(evidence.map((e) => e.text)).length < 2) continue;
       const raised = await raise(handle, { orgId: svc.orgId, serviceId: svc.id, path: svc.path, kind: 'theme', theme, count, expected, evidence });
       if (raised) {
         result.raised.push(raised);
