@@ -119,7 +119,14 @@ export function listeningRoutes(ctx: AppContext) {
       const fromHeader = typeof header === 'string' && /^\d{1,15}$/.test(header.trim()) ? Number(header.trim()) : null;
       const lastEventId = fromHeader ?? (q.lastEventId ? Number(q.lastEventId) : null);
       reply.hijack();
-      await feed.attach(reply.raw, filter, lastEventId);
+      try {
+        await feed.attach(reply.raw, filter, lastEventId);
+      } catch (err) {
+        // The stream has begun, so no error page can follow: close it, and the client's
+        // EventSource reconnects with its Last-Event-ID once the database answers again.
+        req.log.warn({ err: (err as Error).message }, 'live: could not replay; closing the stream');
+        reply.raw.destroy();
+      }
     });
 
     app.get('/api/v1/mentions', async (req) => {

@@ -104,7 +104,7 @@ export class ChannelSupervisor {
       secret = openSecret(this.key, row);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'channels: cannot open the secret');
-      void this.handle.db.updateTable('channels').set({ status: 'failed', last_error: (err as Error).message }).where('id', '=', row.id).execute();
+      this.handle.db.updateTable('channels').set({ status: 'failed', last_error: (err as Error).message }).where('id', '=', row.id).execute().catch(() => {});
       return;
     }
     const sink = this.sink(row);
