@@ -1,4 +1,5 @@
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { DEMO_PASSWORD } from '../src/demo/seed.ts';
 
 /** Debian's Chromium, headless, with the flags that keep it off the (closed) network. */
 export function launchChromium(): Promise<Browser> {
@@ -34,4 +35,24 @@ export async function startBrowserApp(env: Record<string, string> = {}) {
       await database.drop();
     },
   };
+}
+
+/** Signs a demo user in through the real form and waits to land on `next`. */
+export async function signIn(page: Page, baseUrl: string, email: string, next: string): Promise<void> {
+  await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(next)}`);
+  await page.fill('#email', email);
+  await page.fill('#password', DEMO_PASSWORD);
+  await page.click('main button:has-text("Sign in")');
+  await page.waitForURL(new RegExp(`${next.replace(/[?]/g, '\\?')}$`));
+}
+
+/** Polls `fn` until it gives a value, for up to `ms`. */
+export async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

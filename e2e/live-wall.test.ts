@@ -5,8 +5,7 @@ import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PASSWORD } from '../src/demo/seed.ts';
-import { openPage, startBrowserApp, WCAG_TAGS } from './browser.ts';
+import { openPage, signIn as signInAt, startBrowserApp, WCAG_TAGS } from './browser.ts';
 
 // The live wall in Chromium: an organisation admin connects a signed webhook in the admin pages,
 // posts arrive through it, and a leader's wall shows them without a reload, removes a deleted one,
@@ -24,13 +23,7 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function signIn(page: Page, email: string, next: string) {
-  await page.goto(`${app.url}/sign-in?next=${encodeURIComponent(next)}`);
-  await page.fill('#email', email);
-  await page.fill('#password', DEMO_PASSWORD);
-  await page.click('main button:has-text("Sign in")');
-  await page.waitForURL(new RegExp(`${next}$`));
-}
+const signIn = (page: Page, email: string, next: string) => signInAt(page, app.url, email, next);
 
 async function send(body: object): Promise<number> {
   const raw = JSON.stringify(body);

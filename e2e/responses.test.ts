@@ -1,8 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PASSWORD } from '../src/demo/seed.ts';
 import { startSmtp, type ReceivedMail } from '../test/smtp.ts';
-import { openPage, startBrowserApp } from './browser.ts';
+import { openPage, signIn as signInAt, startBrowserApp, until } from './browser.ts';
 
 let app: Awaited<ReturnType<typeof startBrowserApp>>;
 let browser: Browser;
@@ -22,23 +21,7 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-async function signIn(page: Page, email: string, next: string) {
-  await page.goto(`${server.url}/sign-in?next=${encodeURIComponent(next)}`);
-  await page.fill('#email', email);
-  await page.fill('#password', DEMO_PASSWORD);
-  await page.click('main button:has-text("Sign in")');
-  await page.waitForURL(new RegExp(`${next.replace(/[?]/g, '\\?')}$`));
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const signIn = (page: Page, email: string, next: string) => signInAt(page, server.url, email, next);
 
 describe('hear, answer and change in Chromium', () => {
   it('a responder takes a new story, answers it with a change; a moderator checks both; the public sees "change made"', async () => {

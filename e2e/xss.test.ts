@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PASSWORD } from '../src/demo/seed.ts';
 import { startSmtp, type ReceivedMail } from '../test/smtp.ts';
-import { openPage, startBrowserApp } from './browser.ts';
+import { openPage, signIn as signInAt, startBrowserApp, until } from './browser.ts';
 
 // Cross-site scripting, end to end in real Chromium: payloads go into every field a person can fill
 // in (storyteller, moderator, responder, organisation admin, the author's reply link, search boxes
@@ -125,23 +124,7 @@ async function inspect(page: Page, label: string, shown: readonly string[] = [])
   for (const v of state.csp) seen.csp.push(`${label}: ${v}`);
 }
 
-async function signIn(page: Page, email: string) {
-  await page.goto(`${app.url}/sign-in?next=${encodeURIComponent('/staff')}`);
-  await page.fill('#email', email);
-  await page.fill('#password', DEMO_PASSWORD);
-  await page.click('main button:has-text("Sign in")');
-  await page.waitForURL(/\/staff$/);
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const signIn = (page: Page, email: string) => signInAt(page, app.url, email, '/staff');
 
 async function tellByApi(story: Record<string, unknown>) {
   const res = await fetch(`${app.url}/api/v1/stories`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ services: ['RR813-W07'], authorRole: 'patient', ...story }) });

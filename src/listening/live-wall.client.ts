@@ -3,27 +3,10 @@
 // EventSource reconnects by itself and sends Last-Event-ID, so a dropped connection misses nothing.
 // Text is only ever set with textContent: nothing from a post is parsed as HTML.
 
-interface Card {
-  kind: 'story' | 'response' | 'mention' | 'hotspot';
-  id: string;
-  title: string;
-  text: string;
-  url: string;
-  source: string | null;
-  services: Array<{ code: string; name: string }>;
-  themes: string[];
-  sentiment: string | null;
-  sentimentWord: string | null;
-  negative: boolean;
-  praise: boolean;
-  at: string;
-}
-interface Message {
-  id: number;
-  type: string;
-  subject: string | null;
-  item?: Card;
-}
+// Types only: esbuild drops this import, so nothing of the server reaches the browser.
+import type { LiveCard as Card, LiveMessage } from './live.ts';
+
+type Message = Pick<LiveMessage, 'id' | 'type' | 'subject'> & { item?: Card };
 
 const MAX_CARDS = 60;
 const wall = document.getElementById('wall');

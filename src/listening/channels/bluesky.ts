@@ -13,6 +13,7 @@ import {
   describeError,
   keepReconnecting,
   normaliseTags,
+  parseJsonMessage,
   startIdleWatchdog,
 } from './text.ts';
 
@@ -157,13 +158,8 @@ export function createBlueskyConnector(opts: ConnectorOptions<BlueskyConfig>): C
   }
 
   async function handleMessage(text: string): Promise<void> {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      log.warn('bluesky: skipping a message that is not JSON');
-      return;
-    }
+    const value = parseJsonMessage(text, log, 'bluesky');
+    if (value === undefined) return;
     const envelope = envelopeSchema.safeParse(value);
     if (!envelope.success) return;
     const { did, time_us: timeUs, kind } = envelope.data;

@@ -246,3 +246,13 @@ export function startIdleWatchdog(ms: number, onIdle: () => void): { touch(): vo
     },
   };
 }
+
+/** One message of a stream as JSON; one that is not JSON is logged and skipped (undefined). */
+export function parseJsonMessage(text: string, log: Logger, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    log.warn(`${what}: skipping a message that is not JSON`);
+    return undefined;
+  }
+}

@@ -21,6 +21,7 @@ import {
   keepReconnecting,
   maxSnowflake,
   normaliseTags,
+  parseJsonMessage,
   rateLimitWaitMs,
   startIdleWatchdog,
 } from './text.ts';
@@ -233,13 +234,8 @@ export function createXConnector(opts: ConnectorOptions<XConfig>): Connector {
   }
 
   async function handleLine(line: string): Promise<void> {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      log.warn('x: skipping a stream line that is not JSON');
-      return;
-    }
+    const value = parseJsonMessage(line, log, 'x');
+    if (value === undefined) return;
     const message = streamMessageSchema.safeParse(value);
     if (!message.success) {
       log.warn({ issues: message.error.issues }, 'x: skipping a malformed stream message');
