@@ -56,3 +56,23 @@ export async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): P
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** The same, with a local SMTP server whose inbox the test reads (mail the storyteller gets). */
+export async function startBrowserAppWithMail(env: Record<string, string> = {}) {
+  const { startSmtp } = await import('../test/smtp.ts');
+  const smtp = await startSmtp();
+  try {
+    const app = await startBrowserApp({ SMTP_URL: smtp.url, ...env });
+    return {
+      ...app,
+      inbox: smtp.inbox,
+      async close() {
+        await app.close();
+        await smtp.close();
+      },
+    };
+  } catch (err) {
+    await smtp.close();
+    throw err;
+  }
+}

@@ -1,25 +1,19 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSmtp, type ReceivedMail } from '../test/smtp.ts';
-import { openPage, signIn as signInAt, startBrowserApp, until } from './browser.ts';
+import type { ReceivedMail } from '../test/smtp.ts';
+import { openPage, signIn as signInAt, startBrowserAppWithMail, until } from './browser.ts';
 
-let app: Awaited<ReturnType<typeof startBrowserApp>>;
+let app: Awaited<ReturnType<typeof startBrowserAppWithMail>>;
 let browser: Browser;
 let server: { url: string };
-let smtp: Awaited<ReturnType<typeof startSmtp>>;
 let inbox: ReceivedMail[];
 
 beforeAll(async () => {
-  smtp = await startSmtp();
-  inbox = smtp.inbox;
-  app = await startBrowserApp({ SMTP_URL: smtp.url });
-  browser = app.browser;
+  app = await startBrowserAppWithMail();
+  ({ browser, inbox } = app);
   server = app;
 });
-afterAll(async () => {
-  await app?.close();
-  await smtp?.close();
-});
+afterAll(async () => app?.close());
 
 const signIn = (page: Page, email: string, next: string) => signInAt(page, server.url, email, next);
 

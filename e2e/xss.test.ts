@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSmtp, type ReceivedMail } from '../test/smtp.ts';
-import { openPage, signIn as signInAt, startBrowserApp, until } from './browser.ts';
+import type { ReceivedMail } from '../test/smtp.ts';
+import { openPage, signIn as signInAt, startBrowserAppWithMail, until } from './browser.ts';
 
 // Cross-site scripting, end to end in real Chromium: payloads go into every field a person can fill
 // in (storyteller, moderator, responder, organisation admin, the author's reply link, search boxes
@@ -39,21 +39,15 @@ const P = {
   ssti: '{{7*191}}',
 } as const;
 
-let app: Awaited<ReturnType<typeof startBrowserApp>>;
+let app: Awaited<ReturnType<typeof startBrowserAppWithMail>>;
 let browser: Browser;
-let smtp: Awaited<ReturnType<typeof startSmtp>>;
 let inbox: ReceivedMail[];
 
 beforeAll(async () => {
-  smtp = await startSmtp();
-  inbox = smtp.inbox;
-  app = await startBrowserApp({ SMTP_URL: smtp.url });
-  browser = app.browser;
+  app = await startBrowserAppWithMail();
+  ({ browser, inbox } = app);
 });
-afterAll(async () => {
-  await app?.close();
-  await smtp?.close();
-});
+afterAll(async () => app?.close());
 
 const problems: string[] = [];
 const seen = { dialogs: [] as string[], console: [] as string[], pageErrors: [] as string[], csp: [] as string[] };

@@ -42,11 +42,10 @@ const isPositive = (s: { sentiment: string | null; rating: number | null }) => (
  * Another app server's change shows within the 30 seconds.
  */
 const CACHE_MS = 30_000;
-const cache = new WeakMap<Db, Map<string, { at: number; value: Promise<Measures> }>>();
-appended.on('event', () => {
-  for (const c of caches) c.clear();
-});
-const caches = new Set<Map<string, { at: number; value: Promise<Measures> }>>();
+const cache = new WeakMap<Db, Map<string, { at: number; generation: number; value: Promise<Measures> }>>();
+/** Bumped by every event appended in this process: an answer from an older generation is stale. */
+let generation = 0;
+appended.on('event', () => generation++);
 
 export function computeMeasures(db: Db, o: { org?: string; service?: string; now?: Date } = {}): Promise<Measures> {
   if (o.now) return measure(db, o);
@@ -54,13 +53,12 @@ export function computeMeasures(db: Db, o: { org?: string; service?: string; now
   if (!c) {
     c = new Map();
     cache.set(db, c);
-    caches.add(c);
   }
   const key = `${o.org ?? ''}|${o.service ?? ''}`;
   const hit = c.get(key);
-  if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+  if (hit && hit.generation === generation && Date.now() - hit.at < CACHE_MS) return hit.value;
   const value = measure(db, o);
-  c.set(key, { at: Date.now(), value });
+  c.set(key, { at: Date.now(), generation, value });
   // A failed computation (an unknown code, the database away) is not kept.
   value.catch(() => c.delete(key));
   return value;

@@ -104,6 +104,8 @@ function fftProblems(problems: string[]): AppError {
   return new AppError('bad_fft_rows', 400, `Nothing was imported: ${problems.length} bad ${problems.length === 1 ? 'row' : 'rows'}: ${shown}${more}`);
 }
 
+const fftTitle = (comment: string) => titleFrom(comment) || 'Friends and Family Test comment';
+
 export async function importFftFile(handle: DbHandle, opts: { orgCode: string; file: string; actorId?: string | null }): Promise<FftImportResult> {
   const rows = await readFftFile(opts.file);
   return importFftRows(handle, { ...opts, rows });
@@ -140,7 +142,7 @@ export async function importFftRows(handle: DbHandle, opts: { orgCode: string; r
   const duplicates = keyed.length - fresh.length;
 
   // The models run on every core while this thread writes each batch as soon as it is analysed.
-  const analyses = analyseAll(fresh.map(({ row }) => ({ title: titleFrom(row.comment) || 'Friends and Family Test comment', body: row.comment, rating: row.rating })));
+  const analyses = analyseAll(fresh.map(({ row }) => ({ title: fftTitle(row.comment), body: row.comment, rating: row.rating })));
   let imported = 0;
   let offset = 0;
   for (const pending of analyses) {
@@ -182,7 +184,7 @@ function prepare(row: FftRow, key: string, a: Analysis, serviceId: string, orgId
       ref: newStoryRef(),
       title: a.title,
       body: a.body,
-      original_title: titleFrom(row.comment) || 'Friends and Family Test comment',
+      original_title: fftTitle(row.comment),
       original_body: row.comment,
       author_pseudonym: 'Friends and Family Test',
       author_role: 'patient',

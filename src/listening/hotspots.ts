@@ -172,7 +172,9 @@ export async function checkItem(handle: DbHandle, kind: 'story' | 'mention', id:
   // Told in other words but about the same thing as a hotspot cooling here or above (three of its
   // content words, or most of them, already in that hotspot's evidence): it joins that one.
   const words = contentWords(item.text);
-  for (const svc of chainOf(item.services)) {
+  // The item's services and their ancestors, deepest first.
+  const chain = chainOf(item.services);
+  for (const svc of chain) {
     for (const h of await coolingAt(handle, svc.orgId, svc.path)) {
       const evidence = new Set((await hotspotEvidence(handle, h)).flatMap((e) => [...contentWords(e.text)]));
       const shared = [...words].filter((w) => evidence.has(w)).length;
@@ -194,7 +196,6 @@ export async function checkItem(handle: DbHandle, kind: 'story' | 'mention', id:
   for (const theme of ordered) {
     const key = `theme:${theme}`;
     // Most specific first: a problem on one ward is that ward's hotspot, not the whole trust's.
-    const chain = chainOf(item.services);
     let settled = false;
     for (const svc of chain) {
       const here = await coolingHotspot(handle, svc.orgId, key, svc.path, 'here-or-below');
@@ -373,18 +374,32 @@ export function hotspotTitle(h: { kind: string; theme: string | null; count: num
   return h.kind === 'duplicate' ? `The same problem told ${h.count} times at ${serviceName}` : `${h.count} negative items about ${h.theme} at ${serviceName}`;
 }
 
-export async function recentHotspots(handle: DbHandle, orgIds: string[], opts: { days?: number; limit?: number } = {}): Promise<HotspotView[]> {
-  if (!orgIds.length) return [];
-  const rows = await handle.db
+function hotspotViews(handle: DbHandle, orgIds: string[]) {
+  return handle.db
     .selectFrom('hotspots')
     .innerJoin('services', 'services.id', 'hotspots.service_id')
     .select(['hotspots.id', 'hotspots.kind', 'hotspots.theme', 'hotspots.count', 'hotspots.expected', 'hotspots.detected_at', 'hotspots.cooldown_until', 'hotspots.org_id', 'services.code', 'services.name'])
-    .where('hotspots.org_id', 'in', orgIds)
+    .where('hotspots.org_id', 'in', orgIds.length ? orgIds : ['']);
+}
+
+/** One hotspot, if it belongs to one of these organisations. */
+export async function getHotspot(handle: DbHandle, orgIds: string[], id: string): Promise<HotspotView | null> {
+  const row = await hotspotViews(handle, orgIds).where('hotspots.id', '=', id).executeTakeFirst();
+  return row ? toView(row) : null;
+}
+
+export async function recentHotspots(handle: DbHandle, orgIds: string[], opts: { days?: number; limit?: number } = {}): Promise<HotspotView[]> {
+  if (!orgIds.length) return [];
+  const rows = await hotspotViews(handle, orgIds)
     .where('hotspots.detected_at', '>=', hours((opts.days ?? 7) * 24))
     .orderBy('hotspots.detected_at', 'desc')
     .limit(opts.limit ?? 20)
     .execute();
-  return rows.map((r) => ({
+  return rows.map(toView);
+}
+
+function toView(r: Awaited<ReturnType<ReturnType<typeof hotspotViews>['execute']>>[number]): HotspotView {
+  return {
     id: r.id,
     kind: r.kind,
     theme: r.theme,
@@ -395,7 +410,7 @@ export async function recentHotspots(handle: DbHandle, orgIds: string[], opts: {
     service: { code: r.code, name: r.name },
     orgId: r.org_id,
     title: hotspotTitle(r, r.name),
-  }));
+  };
 }
 
 export async function hotspotEvidence(handle: DbHandle, hotspotId: string) {

@@ -1,5 +1,4 @@
 import type { DbHandle } from '../platform/db/index.ts';
-import { now } from '../platform/db/index.ts';
 import { enqueue, type JobHandler } from '../platform/jobs.ts';
 import { queueMail } from '../platform/mail.ts';
 
@@ -106,4 +105,4 @@ export function praiseJobs(handle: DbHandle, publicUrl: string): Record<string, 
   };
 }
 
-export const praiseSince = (days = 7) => new Date(Date.parse(now()) - days * 86_400_000).toISOString();
+export const praiseSince = (days = 7) => new Date(Date.now() - days * 86_400_000).toISOString();

@@ -17,7 +17,7 @@ import { storyIn } from '../stories/read.ts';
 import { addChannel, CHANNEL_KINDS, listChannels, openSecret, removeChannel } from './channels.ts';
 import { getMention, hashtagsIn, ingestMention, listMentions, removeMention, safeUrl } from './mentions.ts';
 import { LIVE_TYPES, LiveFeed, passes, toMessages, type LiveFilter } from './live.ts';
-import { hotspotEvidence, recentHotspots, sharedWords } from './hotspots.ts';
+import { getHotspot, hotspotEvidence, recentHotspots, sharedWords } from './hotspots.ts';
 import { praiseSince, recentPraise } from './praise.ts';
 import { band, SENTIMENT_WORDS } from './sentiment.ts';
 
@@ -275,7 +275,7 @@ export function listeningRoutes(ctx: AppContext) {
       if (stop) return stop;
       const { id } = parseInput(IdParam, req.params, 'bad_hotspot');
       const orgs = await watchableOrgs(ctx, req.actor!);
-      const h = (await recentHotspots(ctx.handle, orgs, { days: 3650, limit: 10_000 })).find((x) => x.id === id);
+      const h = await getHotspot(ctx.handle, orgs, id);
       if (!h) throw notFound('hotspot');
       const evidence = await hotspotEvidence(ctx.handle, id);
       await db.updateTable('hotspot_notifications').set({ read_at: now() }).where('hotspot_id', '=', id).where('user_id', '=', req.actor!.userId).where('read_at', 'is', null).execute();
