@@ -169,7 +169,7 @@ function addStory(i: number, ctx: StoryContext, out: Batch): number {
     rating: ratingOf(lead), channel: 'bench', moderation: 'published', moderation_reason: null, urgent: 0, safeguarding: '[]',
     suggested_criticality: criticality, criticality, progress: 'unheard', experienced_count: Math.floor(random() * random() * 12),
     sentiment: readings[0]!.sentiment, themes: JSON.stringify(mergeThemes(readings)), topics: JSON.stringify(mergeTopics(readings)), idempotency_key: null, created_by: null,
-    submitted_at: submitted, publish_at: null, published_at: published, decided_at: published, updated_at: published,
+    submitted_at: submitted, publish_at: null, published_at: published, decided_at: published, updated_at: published, checked_at: submitted,
   });
   out.story_services.push({ story_id: id, service_id: service.id, org_id: service.org_id, position: 0 });
   out.story_tags.push(...tagsFor(lead, negative, random).map((t) => ({ story_id: id, tag_group: t.group, tag: t.tag })));

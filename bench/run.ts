@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import type { DbHandle } from '../src/platform/db/index.ts';
@@ -190,10 +191,35 @@ async function serverFigures(database: BenchDatabase, prepared: Prepared, plan: 
     Object.assign(result, await readFigures(app, plan, log));
     Object.assign(result, await liveFigures(app, prepared, plan, log));
     Object.assign(result, await submitFigures(app, prepared, plan, log));
-    result.rss_mb = peakRssMb(app.pid);
     result['jobs.pending_after_submit'] = await pendingJobs(database);
+    Object.assign(result, await catchUp(database, log));
+    result.rss_mb = peakRssMb(app.pid);
   } finally {
     await app.stop();
+  }
+}
+
+/**
+ * The stories acknowledged during the submit run are checked and stored by the job loop, which
+ * yields to a burst and catches up after it: how many were still waiting when the load stopped, and
+ * how long the server took to store them all (polled every 100 ms, for at most 5 minutes).
+ */
+async function catchUp(database: BenchDatabase, log: (l: string) => void): Promise<BenchResult> {
+  const handle = database.open();
+  try {
+    const waiting = async () => Number((await handle.db.selectFrom('story_intake').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const atStop = await waiting();
+    const started = performance.now();
+    let left = atStop;
+    while (left > 0 && performance.now() - started < 300_000) {
+      await sleep(100);
+      left = await waiting();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    log(`submit: ${atStop} stories waited in the intake when the load stopped; stored in ${seconds.toFixed(1)} s${left ? ` (${left} still waiting)` : ''}`);
+    return { 'intake.waiting_at_stop': atStop, 'intake.catch_up_s': round(seconds, 1), 'intake.stored_per_s': atStop && !left ? Math.round(atStop / seconds) : null, 'intake.left': left };
+  } finally {
+    await handle.close();
   }
 }
 

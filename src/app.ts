@@ -1,9 +1,11 @@
 import path from 'node:path';
+import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
+import { randomBytes } from 'node:crypto';
+import helmet from 'helmet';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import { sql } from 'kysely';
@@ -43,6 +45,42 @@ declare module 'fastify' {
 
 export const isApi = (req: FastifyRequest) => req.url.startsWith('/api/');
 
+const noop = () => {};
+type NonceResponse = ServerResponse & { cspNonce?: string };
+
+/**
+ * Security headers, built once: helmet parses its options when a middleware is made, and making one
+ * per request (as a nonce in the policy would need) cost more than many whole API requests. Pages
+ * get a policy whose script nonce is read per request; the API answers only JSON and event streams,
+ * so its policy allows nothing at all and needs no nonce.
+ */
+function securityHeaders(https: boolean) {
+  // HSTS only means something over HTTPS; PUBLIC_URL says whether we are served that way.
+  const strictTransportSecurity = https ? { maxAge: 31_536_000, includeSubDomains: true } : false;
+  const page = helmet({
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", (_req, res) => `'nonce-${(res as NonceResponse).cspNonce}'`],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'", 'https://assets.nhs.uk'],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+      },
+    },
+    strictTransportSecurity,
+  });
+  const api = helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    strictTransportSecurity,
+  });
+  return { page, api };
+}
+
 /** Builds the whole app without listening, so tests can use `inject` or listen on a port of their own. */
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -70,24 +108,15 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   app.decorateRequest('viaApiKey', false);
   app.decorateRequest('sessionToken', undefined);
 
-  await app.register(helmet, {
-    enableCSPNonces: true,
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        fontSrc: ["'self'", 'https://assets.nhs.uk'],
-        connectSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'self'"],
-      },
-    },
-    // HSTS only means something over HTTPS; PUBLIC_URL says whether we are served that way.
-    strictTransportSecurity: ctx.config.publicUrl.startsWith('https://') ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  const headers = securityHeaders(ctx.config.publicUrl.startsWith('https://'));
+  app.addHook('onRequest', (req, reply, done) => {
+    ctx.requests?.started();
+    if (isApi(req)) headers.api(req.raw, reply.raw, noop);
+    else {
+      (reply.raw as NonceResponse).cspNonce = randomBytes(16).toString('base64');
+      headers.page(req.raw, reply.raw, noop);
+    }
+    done();
   });
   await app.register(cookie, { secret: ctx.secret });
   await app.register(csrf, {
@@ -151,7 +180,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       ...data,
       actor: actor ? { name: actor.name, email: actor.email } : null,
       csrfToken: this.generateCsrf(),
-      cspNonce: (this as unknown as { cspNonce?: { script: string } }).cspNonce?.script,
+      cspNonce: (this.raw as NonceResponse).cspNonce,
       navigation: navigationFor(actor, actor ? await unreadCount(ctx.handle, actor.userId) : 0),
     });
     return this.code(status).type('text/html; charset=utf-8').send(html);

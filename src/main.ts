@@ -7,6 +7,8 @@ import { createLogger } from './platform/log.ts';
 import { createViews } from './platform/views.ts';
 import { cookieSecret } from './platform/secrets.ts';
 import { JobWorker } from './platform/jobs.ts';
+import { RequestRate } from './platform/load.ts';
+import { processIntake } from './stories/intake.ts';
 import { buildApp } from './app.ts';
 import { jobHandlers } from './jobs.ts';
 import { seedDemo, DEMO_USERS, DEMO_PASSWORD } from './demo/seed.ts';
@@ -46,8 +48,12 @@ async function serve(opts: { port?: string; demo?: boolean }) {
   }
   const { warmModels } = await import('./stories/models.ts');
   warmModels();
-  const worker = config.jobs ? new JobWorker(handle, { handlers: jobHandlers(handle, config), log: log.child({ part: 'jobs' }) }) : undefined;
-  const app = await buildApp({ config, handle, log, views: createViews(), secret: await cookieSecret(handle.db, config.sessionSecret), worker });
+  const requests = new RequestRate();
+  const jobLog = log.child({ part: 'jobs' });
+  const worker = config.jobs
+    ? new JobWorker(handle, { handlers: jobHandlers(handle, config), log: jobLog, busy: () => requests.busy(), intake: (limit) => processIntake(handle, { limit, log: jobLog }) })
+    : undefined;
+  const app = await buildApp({ config, handle, log, views: createViews(), secret: await cookieSecret(handle.db, config.sessionSecret), worker, requests });
   await app.listen({ port: config.port, host: config.host });
   if (worker) {
     const { scheduleDigest } = await import('./alerts/alerts.ts');

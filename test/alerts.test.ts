@@ -5,7 +5,7 @@ import { createApiKey, loadActor } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
 import { nextDigestAt, scheduleDigest, subscribe } from '../src/alerts/alerts.ts';
-import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 let worker: JobWorker;
@@ -14,6 +14,7 @@ const actor = async (email: string) => (await loadActor(t.handle.db, (await t.ha
 
 async function publish(title: string, service: string, criticality: number) {
   const id = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title, body: `${title}. We waited a long time and nobody explained what was happening.`, services: [service], authorRole: 'patient' } })).json().id as string;
+  await checkTold(t.handle);
   await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'publish', criticality }, headers: { authorization: `Bearer ${keys.moderator}` } });
   return id;
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { ingestMention } from '../src/listening/mentions.ts';
-import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
+import { CookieJar, csrfFrom, checkTold, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
 
 /**
  * The authorisation matrix: every staff route, for every role, on a story of the role's own
@@ -41,7 +41,11 @@ beforeAll(async () => {
     keys.set(role, await createApiKey(t.handle.db, u.id));
   }
   jars.set('anonymous', new CookieJar());
-  const tell = async (service: string) => (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: `About ${service}`, body: 'The staff were kind but the waiting room was cold and crowded.', services: [service], authorRole: 'patient' } })).json().id as string;
+  const tell = async (service: string) => {
+    const id = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: `About ${service}`, body: 'The staff were kind but the waiting room was cold and crowded.', services: [service], authorRole: 'patient' } })).json().id as string;
+    await checkTold(t.handle);
+    return id;
+  };
   const mod = { authorization: `Bearer ${keys.get('moderator')}` };
   own = await tell('RR813-W07');
   other = await tell('B86901');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { themeLabels } from '../src/stories/models.ts';
-import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
+import { CookieJar, csrfFrom, checkTold, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
 import { mulberry32 } from '../src/nlp/classifier/index.ts';
 import { addChannel } from '../src/listening/channels.ts';
 import { secretsKey } from '../src/platform/secrets.ts';
@@ -475,6 +475,7 @@ const storyIds: string[] = [];
 let themes: string[] = [];
 
 async function countStories(): Promise<number> {
+  await checkTold(t.handle); // the stories told are stored first (and so are checked after the fuzz too)
   const row = await t.handle.db
     .selectFrom('stories')
     .select((eb) => eb.fn.countAll().as('n'))
@@ -526,6 +527,7 @@ beforeAll(async () => {
     expect(res.statusCode).toBe(201);
     storyIds.push(res.json<{ id: string }>().id);
   }
+  await checkTold(t.handle);
   for (const id of storyIds.slice(0, 3)) {
     const res = await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'publish' }, headers: { authorization: `Bearer ${keys.moderator}` } });
     expect(res.statusCode).toBe(200);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { addWorkingDays } from '../src/responses/working-days.ts';
-import { CookieJar, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
+import { CookieJar, checkTold, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 let modKey: string;
@@ -10,6 +10,7 @@ const html = { accept: 'text/html' };
 
 async function publish(title: string, service: string, criticality: number): Promise<string> {
   const id = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title, body: `${title}: the staff on the ward were busy and we waited a long time.`, services: [service], authorRole: 'patient' } })).json().id;
+  await checkTold(t.handle);
   await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'publish', criticality }, headers: { authorization: `Bearer ${modKey}` } });
   return id;
 }

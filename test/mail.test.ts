@@ -5,7 +5,7 @@ import { seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
-import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
 
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
 let inbox: ReceivedMail[];
@@ -34,6 +34,7 @@ describe(`author mail over SMTP on ${TEST_DB}`, () => {
       (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title, body: 'The staff on the ward were kind and explained everything clearly to us.', services: ['RR801-J06'], authorRole: 'patient', email } })).json() as { id: string; ref: string };
     const good = await tell('Kind staff on J6', 'good@example.org');
     const bad = await tell('Another story about J6', 'bad@example.org');
+    await checkTold(t.handle);
     await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${good.id}/decision`, payload: { action: 'publish' }, headers: { authorization: `Bearer ${key}` } });
     await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${bad.id}/decision`, payload: { action: 'reject', reason: 'irrelevant' }, headers: { authorization: `Bearer ${key}` } });
     await worker.drain();

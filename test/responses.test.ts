@@ -5,7 +5,7 @@ import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
 import { FAST_TRACK_AFTER } from '../src/responses/respond.ts';
-import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 const key: Record<string, string> = {};
@@ -13,6 +13,7 @@ const auth = (who: string) => ({ authorization: `Bearer ${key[who]}` });
 
 async function publishedStory(title: string, criticality = 1): Promise<string> {
   const id = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title, body: 'The toilets on the ward were dirty for two days and nobody cleaned them.', services: ['RR813-W07'], authorRole: 'patient', email: 'author@example.org', rating: 4 } })).json().id;
+  await checkTold(t.handle);
   const res = await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${id}/decision`, payload: { action: 'publish', criticality }, headers: auth('moderator') });
   expect(res.statusCode).toBe(200);
   return id;

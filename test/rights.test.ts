@@ -4,7 +4,7 @@ import { seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
-import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
+import { CookieJar, csrfFrom, checkTold, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 let worker: JobWorker;
@@ -23,6 +23,7 @@ describe(`the storyteller's data rights on ${TEST_DB}`, () => {
     const tell = async (title: string) => (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title, body: `${title}: my mum Margaret Wilson was on the ward and the nurses were kind.`, services: ['RR813-W07'], authorRole: 'relative', email: 'Teller_1@example.org' } })).json() as { id: string; ref: string };
     const a = await tell('First story');
     const b = await tell('Second story');
+    await checkTold(t.handle);
     await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${a.id}/decision`, payload: { action: 'publish', title: 'First story edited' }, headers: { authorization: `Bearer ${key}` } });
     await worker.drain();
 

@@ -4,7 +4,7 @@ import { seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
-import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 let moderatorKey: string;
@@ -54,6 +54,7 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     const b = await post({ ...story, title: 'Double submitted story' }, headers);
     expect(a.statusCode).toBe(201);
     expect(b.json().id).toBe(a.json().id);
+    await checkTold(t.handle);
     const n = await t.handle.db.selectFrom('stories').select('id').where('title', '=', 'Double submitted story').execute();
     expect(n).toHaveLength(1);
   });
@@ -90,7 +91,21 @@ describe(`stories through the API on ${TEST_DB}`, () => {
   it('shows moderators the queue with findings and a suggested criticality; others get 401/403', async () => {
     expect((await t.app.inject({ url: '/api/v1/moderation/queue' })).statusCode).toBe(401);
     expect((await t.app.inject({ url: '/api/v1/moderation/queue', headers: { authorization: `Bearer ${leaderKey}` } })).statusCode).toBe(403);
-    const res = await t.app.inject({ url: '/api/v1/moderation/queue', headers: { authorization: `Bearer ${moderatorKey}` } });
+    // Told but not yet checked (in the intake, not yet stored): not in the queue, and it cannot be
+    // published.
+    const fresh = (await post({ ...story, title: 'Just told', email: undefined })).json().id as string;
+    const queue = async () => t.app.inject({ url: '/api/v1/moderation/queue', headers: { authorization: `Bearer ${moderatorKey}` } });
+    expect((await queue()).json().items.map((i: { id: string }) => i.id)).not.toContain(fresh);
+    const early = await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${fresh}/decision`, payload: { action: 'publish', criticality: 1 }, headers: { authorization: `Bearer ${moderatorKey}` } });
+    expect(early.statusCode).toBe(409);
+    expect(early.json().error.code).toBe('not_checked');
+    expect(await t.handle.db.selectFrom('stories').select('id').where('id', '=', fresh).executeTakeFirst()).toBeUndefined();
+    expect((await t.handle.db.selectFrom('story_intake').select('story_id').execute()).map((r) => r.story_id)).toContain(fresh);
+    await checkTold(t.handle);
+    expect((await queue()).json().items.map((i: { id: string }) => i.id)).toContain(fresh);
+    await t.app.inject({ method: 'POST', url: `/api/v1/moderation/stories/${fresh}/decision`, payload: { action: 'reject', reason: 'irrelevant' }, headers: { authorization: `Bearer ${moderatorKey}` } });
+    expect(await t.handle.db.selectFrom('story_intake').select('story_id').execute()).toEqual([]);
+    const res = await queue();
     expect(res.statusCode).toBe(200);
     const item = res.json().items.find((i: { id: string }) => i.id === id);
     expect(item.findings.map((f: { type: string }) => f.type)).toEqual(expect.arrayContaining(['name', 'phone']));
@@ -100,6 +115,7 @@ describe(`stories through the API on ${TEST_DB}`, () => {
   it('puts an urgent story first and alerts moderators', async () => {
     const urgent = await post({ ...story, email: undefined, title: 'Worried about my dad', body: 'My dad was left in soiled sheets for hours and has bruises on his arms. I think he is being neglected on the ward.' });
     expect(urgent.statusCode).toBe(201);
+    await checkTold(t.handle);
     const queue = (await t.app.inject({ url: '/api/v1/moderation/queue', headers: { authorization: `Bearer ${moderatorKey}` } })).json();
     expect(queue.items[0].id).toBe(urgent.json().id);
     expect(queue.items[0].urgent).toBe(true);
@@ -147,7 +163,7 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     expect((await t.app.inject({ url: '/api/v1/stories?cursor=garbage' })).statusCode).toBe(400);
   });
 
-  it('classifies a story through the jobs: themes with confidence and a sentiment', async () => {
+  it('classifies a story as it is stored: themes with confidence and a sentiment', async () => {
     await worker.drain();
     const row = await t.handle.db.selectFrom('stories').select(['themes', 'sentiment']).where('id', '=', id).executeTakeFirstOrThrow();
     const themes = JSON.parse(row.themes) as Array<{ label: string; score: number }>;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo/seed.ts';
-import { CookieJar, csrfFrom, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
+import { CookieJar, csrfFrom, checkTold, startTestApp, submitForm, TEST_DB, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -10,7 +10,8 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 const html = { accept: 'text/html' };
-const countStories = async () => (await t.handle.db.selectFrom('stories').select('id').execute()).length;
+// Stories stored and stories still in the intake alike: a told story is in one or the other.
+const countStories = async () => (await t.handle.db.selectFrom('stories').select('id').execute()).length + (await t.handle.db.selectFrom('story_intake').select('seq').execute()).length;
 async function signIn(email: string) {
   const jar = new CookieJar();
   const res = await submitForm(t.app, jar, '/sign-in', '/sign-in', { email, password: DEMO_PASSWORD });
@@ -75,6 +76,7 @@ describe(`story pages on ${TEST_DB}`, () => {
     expect(other.statusCode).toBe(400);
     const ok = await submitForm(t.app, responder, '/staff/stories/new', '/staff/stories/new', { channel: 'phone', service: 'RR813-W12', title: 'Told by phone', body: 'The caller said the ward was noisy at night and they could not sleep.', authorRole: 'patient' });
     expect(ok.statusCode).toBe(200);
+    await checkTold(t.handle);
     const row = await t.handle.db.selectFrom('stories').select(['channel', 'created_by']).where('title', '=', 'Told by phone').executeTakeFirstOrThrow();
     expect(row.channel).toBe('phone');
     expect(row.created_by).not.toBeNull();
@@ -88,6 +90,10 @@ describe(`story pages on ${TEST_DB}`, () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Thanks to Dr Ahmed', body: 'Dr Ahmed on Ward 12 explained the operation clearly and my phone number 07700 900777 was kept on file.', services: ['RR813-W12'], authorRole: 'patient' } });
     const id = res.json().id as string;
     const mod = await signIn('moderator@demo.carevoice');
+    const early = await t.app.inject({ url: `/moderation/stories/${id}`, headers: { ...html, cookie: mod.header() } });
+    expect(early.statusCode).toBe(409);
+    expect(early.body).toContain('still being checked');
+    await checkTold(t.handle);
     const page = await t.app.inject({ url: `/moderation/stories/${id}`, headers: { ...html, cookie: mod.header() } });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('<mark class="cv-finding"');
@@ -134,6 +140,7 @@ describe(`provider review window on ${TEST_DB}`, () => {
     expect(saved.body).toContain('Settings saved');
 
     const id = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Waiting for review', body: 'The ward was calm and the staff were welcoming to all of us.', services: ['RR813-W18'], authorRole: 'patient' } })).json().id as string;
+    await checkTold(t.handle);
     const mod = await signIn('moderator@demo.carevoice');
     await submitForm(t.app, mod, `/moderation/stories/${id}`, `/moderation/stories/${id}/decision`, { action: 'publish', criticality: '0' });
     const row = await t.handle.db.selectFrom('stories').select(['moderation', 'publish_at']).where('id', '=', id).executeTakeFirstOrThrow();
@@ -156,8 +163,11 @@ describe(`provider review window on ${TEST_DB}`, () => {
 describe(`near-duplicate warning on ${TEST_DB}`, () => {
   it('warns the moderator of a similar story about the same service or by the same author in the last 30 days', async () => {
     const { nearDuplicates } = await import('../src/moderation/queue.ts');
-    const tell = async (body: string, services: string[], email?: string) =>
-      (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Broken toilet', body, services, authorRole: 'patient', email } })).json().id as string;
+    const tell = async (body: string, services: string[], email?: string) => {
+      const id = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Broken toilet', body, services, authorRole: 'patient', email } })).json().id as string;
+      await checkTold(t.handle);
+      return id;
+    };
     const first = await tell('The toilet on the ward has been broken for a week and smells terrible, nobody came to fix it.', ['RR801-J14']);
     const again = await tell('The toilet on the ward has been broken for a week and smells terrible. Still nobody came to fix it!', ['RR801-J14']);
     const sameAuthor = await tell('The toilet on the ward has been broken for a week and smells terrible, nobody came to fix it at all.', ['RGD-BEC-W1'], 'same@example.org');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../src/demo/seed.ts';
 import { createApiKey } from '../src/platform/auth/index.ts';
-import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 const keys: Record<string, string> = {};
@@ -18,6 +18,7 @@ beforeAll(async () => {
     keys[email] = await createApiKey(t.handle.db, u.id);
   }
   storyId = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Nowhere to park', body: 'I drove round the car park for forty minutes and missed my appointment at the clinic.', services: ['RR813-OPD'], authorRole: 'patient' } })).json().id;
+  await checkTold(t.handle);
 });
 afterAll(async () => t.close());
 

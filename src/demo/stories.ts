@@ -5,6 +5,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { newId } from '../platform/db/index.ts';
 import { classifyText } from '../stories/models.ts';
 import { newStoryRef, tellStory, titleFrom } from '../stories/tell.ts';
+import { processIntake } from '../stories/intake.ts';
 import { mulberry32 } from '../nlp/classifier/index.ts';
 
 export { titleFrom };
@@ -221,6 +222,7 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
             published_at: r.published,
             decided_at: r.published,
             updated_at: r.published,
+            checked_at: r.submitted,
           })),
         )
         .execute();
@@ -252,5 +254,7 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
     { title: 'Could not get a GP appointment', body: 'I phoned at 8am every day for a week and could never get through before all the appointments had gone. The receptionist Mrs Patel was polite but could not help.', services: ['B86901'], authorRole: 'patient', rating: 4 },
   ];
   for (const p of pending) await tellStory(handle, p, { channel: 'web', publicUrl: opts.publicUrl });
+  // Checked and stored now, so the queue is ready for moderators however the demo is started.
+  while ((await processIntake(handle)) > 0);
   return { published: rows.length, pending: pending.length };
 }

@@ -6,7 +6,7 @@ import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 import { enqueue } from '../platform/jobs.ts';
 import { sha256 } from '../platform/auth/tokens.ts';
-import type { Analysis } from '../stories/analyse.ts';
+import { findingRows, type Analysis } from '../stories/analyse.ts';
 import { analyseAll } from '../stories/analyse-pool.ts';
 import { newStoryRef, titleFrom } from '../stories/tell.ts';
 
@@ -210,11 +210,9 @@ function prepare(row: FftRow, key: string, a: Analysis, serviceId: string, orgId
       published_at: null,
       decided_at: null,
       updated_at: t,
+      checked_at: t,
     },
     link: { story_id: id, service_id: serviceId, org_id: orgId, position: 0 },
-    findings: [
-      ...a.titleFindings.map((f) => ({ field: 'title' as const, f })),
-      ...a.bodyFindings.map((f) => ({ field: 'body' as const, f })),
-    ].map(({ field, f }) => ({ id: newId(), story_id: id, field, type: f.type, start: f.start, end: f.end, text: f.text, replacement: f.replacement, accepted: 1 })),
+    findings: findingRows(id, a, newId),
   };
 }

@@ -11,6 +11,7 @@ import { queueMail } from '../platform/mail.ts';
 import { applyRedactions, type Finding } from '../nlp/redact/index.ts';
 import { REJECTION_REASONS, type RejectionReason } from '../stories/vocabulary.ts';
 import { MAX_STORY_LENGTH } from '../stories/tell.ts';
+import { inIntake } from '../stories/intake.ts';
 import { canMove } from './states.ts';
 
 
@@ -42,6 +43,9 @@ async function orgIdsOf(trx: Transaction<Database>, storyId: string): Promise<st
  * edit is in the audit trail). When an organisation named has a review window, publication waits
  * for it (a job publishes at the end). Rejecting needs a reason: one of the rule templates or text.
  */
+/** A story just told, still in the intake: its identifying details are not yet found. */
+export const notCheckedYet = () => new AppError('not_checked', 409, 'This story has just been told and is still being checked for identifying details and safeguarding concerns. Try again in a moment.');
+
 export async function decideStory(
   handle: DbHandle,
   o: { storyId: string; by: string; input: unknown; publicUrl: string },
@@ -49,8 +53,10 @@ export async function decideStory(
   const d = parseInput(DecisionInput, o.input, 'invalid_decision');
   return handle.db.transaction().execute(async (trx) => {
     const story = await trx.selectFrom('stories').selectAll().where('id', '=', o.storyId).executeTakeFirst();
-    if (!story) throw notFound('story', 'story_not_found');
+    if (!story) throw (await inIntake(trx, o.storyId)) ? notCheckedYet() : notFound('story', 'story_not_found');
     if (story.moderation !== 'pending' || story.decided_at) throw new AppError('already_decided', 409, `This story has already been ${story.decided_at && story.moderation === 'pending' ? 'approved and is waiting for the provider review window' : story.moderation}.`);
+    // Stored without its checks (no path of the app does that): nothing could be redacted.
+    if (story.checked_at === null) throw notCheckedYet();
     const orgIds = await orgIdsOf(trx, story.id);
     const t = now();
 

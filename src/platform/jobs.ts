@@ -17,7 +17,12 @@ export interface JobContext {
   attempt: number;
   log: Logger;
 }
-export type JobHandler = (payload: unknown, ctx: JobContext) => Promise<void>;
+/**
+ * Runs one job. A handler may also take many jobs of its kind at once (`batch`): the worker
+ * claims up to `batchSize` due jobs together, and gives a batch handler all of its kind; if the
+ * batch fails, each job is run alone, so one bad job is retried alone.
+ */
+export type JobHandler = ((payload: unknown, ctx: JobContext) => Promise<void>) & { batch?: (jobs: Array<{ payload: unknown; jobId: number }>, log: Logger) => Promise<void> };
 
 export interface EnqueueOptions {
   kind: string;
@@ -29,23 +34,33 @@ export interface EnqueueOptions {
 }
 
 export async function enqueue(trx: Transaction<Database> | Kysely<Database>, o: EnqueueOptions): Promise<void> {
-  await trx
-    .insertInto('jobs')
-    .values({
-      kind: o.kind,
-      payload: JSON.stringify(o.payload ?? null),
-      dedupe_key: o.dedupeKey ?? null,
-      status: 'queued',
-      attempts: 0,
-      max_attempts: o.maxAttempts ?? 10,
-      run_at: (o.runAt ?? new Date()).toISOString(),
-      locked_until: null,
-      last_error: null,
-      created_at: now(),
-      done_at: null,
-    })
-    .onConflict((oc) => oc.column('dedupe_key').doNothing())
-    .execute();
+  await enqueueMany(trx, [o]);
+}
+
+/** Many jobs in one statement per 200; a job whose dedupe key exists already is dropped, as one alone would be. */
+export async function enqueueMany(trx: Transaction<Database> | Kysely<Database>, jobs: readonly EnqueueOptions[]): Promise<void> {
+  const t = now();
+  for (let i = 0; i < jobs.length; i += 200) {
+    await trx
+      .insertInto('jobs')
+      .values(
+        jobs.slice(i, i + 200).map((o) => ({
+          kind: o.kind,
+          payload: JSON.stringify(o.payload ?? null),
+          dedupe_key: o.dedupeKey ?? null,
+          status: 'queued',
+          attempts: 0,
+          max_attempts: o.maxAttempts ?? 10,
+          run_at: (o.runAt ?? new Date()).toISOString(),
+          locked_until: null,
+          last_error: null,
+          created_at: t,
+          done_at: null,
+        })),
+      )
+      .onConflict((oc) => oc.column('dedupe_key').doNothing())
+      .execute();
+  }
 }
 
 /** Exponential back-off with jitter, capped at one hour. */
@@ -59,7 +74,25 @@ export interface WorkerOptions {
   log: Logger;
   pollMs?: number;
   leaseMs?: number;
+  /** Jobs claimed at once (one commit for the claim, one for marking them done). */
+  batchSize?: number;
+  /**
+   * Says whether the process is busy answering people (the server counts requests). While it is,
+   * the loop runs one batch per `yieldMs` and no more: background work waits for a burst to pass,
+   * then catches up; it is slowed, never stopped.
+   */
+  busy?: () => boolean;
+  yieldMs?: number;
+  /**
+   * Work this loop does before its jobs on every turn: the story intake (stories told, to be
+   * checked and stored; see stories/intake.ts), up to `limit` items (fewer while busy). Returns
+   * how many it took.
+   */
+  intake?: (limit: number) => Promise<number>;
 }
+
+const INTAKE_BATCH = 200;
+const INTAKE_BATCH_WHILE_BUSY = 25;
 
 export class JobWorker {
   private running = false;
@@ -78,10 +111,11 @@ export class JobWorker {
     this.loop = this.run();
   }
 
-  /** Finishes the job in hand, then stops; a job not yet claimed stays queued for the next start. */
+  /** Finishes the jobs in hand, then stops; a job not yet claimed stays queued for the next start. */
   async stop(): Promise<void> {
     this.running = false;
     this.wakeUp?.();
+    this.stopYield?.();
     await this.loop;
   }
 
@@ -93,69 +127,118 @@ export class JobWorker {
   /** Runs every job that is due now, then returns how many ran (tests and the CLI use it). */
   async drain(limit = 10_000): Promise<number> {
     let n = 0;
-    while (n < limit && (await this.runOne())) n++;
+    for (let ran = -1; n < limit && ran !== 0; n += ran) ran = ((await this.opts.intake?.(INTAKE_BATCH)) ?? 0) + (await this.runBatch(limit - n));
     return n;
   }
 
   private async run(): Promise<void> {
+    let yielding = false;
     while (this.running) {
       let worked = false;
       try {
-        worked = await this.runOne();
+        // While people are being answered, small steps: storing a batch of stories holds the event
+        // loop (SQLite is synchronous) for as long as it takes.
+        const small: number = yielding ? INTAKE_BATCH_WHILE_BUSY : INTAKE_BATCH;
+        worked = ((await this.opts.intake?.(small)) ?? 0) + (await this.runBatch(yielding ? small : Infinity)) > 0;
       } catch (err) {
         // The database may be restarting: wait and try again rather than die.
         this.opts.log.warn({ err }, 'job loop could not claim a job');
       }
-      if (!worked && this.running) {
+      yielding = worked && this.opts.busy?.() === true;
+      if ((!worked || yielding) && this.running) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.opts.pollMs ?? 500);
-          this.wakeUp = () => {
+          const t = setTimeout(resolve, yielding ? (this.opts.yieldMs ?? 200) : (this.opts.pollMs ?? 500));
+          // New work wakes an idle loop at once; a loop that is yielding keeps to its pace.
+          this.wakeUp = yielding
+            ? undefined
+            : () => {
+                clearTimeout(t);
+                resolve();
+              };
+          if (yielding) this.stopYield = () => {
             clearTimeout(t);
             resolve();
           };
         });
         this.wakeUp = undefined;
+        this.stopYield = undefined;
       }
     }
   }
 
-  private async claim(): Promise<Selectable<JobTable> | undefined> {
+  private stopYield: (() => void) | undefined;
+
+  private async claim(limit: number): Promise<Array<Selectable<JobTable>>> {
     const t = now();
     const lease = new Date(Date.now() + (this.opts.leaseMs ?? 60_000)).toISOString();
     const kinds = Object.keys(this.opts.handlers);
-    if (kinds.length === 0) return undefined;
+    if (kinds.length === 0) return [];
     const lock = this.handle.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``;
     const kindList = sql.join(kinds);
+    // Two ranges of the (status, run_at) index, each read in order and cut at the limit: due jobs,
+    // and jobs whose worker's lease ran out. (One WHERE with an OR gathered and sorted every queued
+    // job, which with a backlog of thousands cost milliseconds per claim.)
     const result = await sql<Selectable<JobTable>>`
       UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = ${lease}
-      WHERE id = (
-        SELECT id FROM jobs
-        WHERE kind IN (${kindList})
-          AND ((status = 'queued' AND run_at <= ${t}) OR (status = 'running' AND locked_until < ${t}))
-        ORDER BY run_at, id LIMIT 1 ${lock}
+      WHERE id IN (
+        SELECT id FROM (
+          SELECT id, run_at FROM (
+            SELECT id, run_at FROM jobs WHERE status = 'queued' AND run_at <= ${t} AND kind IN (${kindList})
+            ORDER BY run_at, id LIMIT ${limit} ${lock}
+          ) AS due
+          UNION ALL
+          SELECT id, run_at FROM (
+            SELECT id, run_at FROM jobs WHERE status = 'running' AND locked_until < ${t} AND kind IN (${kindList})
+            ORDER BY run_at, id LIMIT ${limit} ${lock}
+          ) AS abandoned
+        ) AS claimable
+        ORDER BY run_at, id LIMIT ${limit}
       )
       RETURNING *`.execute(this.handle.db);
-    return result.rows[0];
+    return result.rows.sort((a, b) => (a.run_at < b.run_at ? -1 : a.run_at > b.run_at ? 1 : a.id - b.id));
   }
 
-  private async runOne(): Promise<boolean> {
-    const job = await this.claim();
-    if (!job) return false;
+  /** Claims up to a batch of due jobs and runs them; returns how many it claimed. */
+  private async runBatch(limit = Infinity): Promise<number> {
+    const jobs = await this.claim(Math.max(1, Math.min(limit, this.opts.batchSize ?? 50)));
+    const done: number[] = [];
+    const alone: Array<Selectable<JobTable>> = [];
+    const byKind = new Map<string, Array<Selectable<JobTable>>>();
+    for (const job of jobs) {
+      if (job.attempts > job.max_attempts) {
+        // Taken back from dead workers too often: a job that kills its process must not loop forever.
+        this.opts.log.error({ job: job.id, kind: job.kind, attempt: job.attempts }, 'job failed for good: its workers kept dying');
+        await this.handle.db.updateTable('jobs').set({ status: 'failed', locked_until: null, last_error: 'worker died while running it too many times' }).where('id', '=', job.id).execute();
+      } else if (this.opts.handlers[job.kind]!.batch) byKind.set(job.kind, [...(byKind.get(job.kind) ?? []), job]);
+      else alone.push(job);
+    }
+    for (const [kind, group] of byKind) {
+      if (group.length === 1) {
+        alone.push(group[0]!);
+        continue;
+      }
+      try {
+        await this.opts.handlers[kind]!.batch!(group.map((j) => ({ payload: JSON.parse(j.payload) as unknown, jobId: j.id })), this.opts.log.child({ kind, jobs: group.length, worker: this.id }));
+        done.push(...group.map((j) => j.id));
+      } catch (err) {
+        this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), kind, jobs: group.length }, 'batch failed; running its jobs one by one');
+        alone.push(...group);
+      }
+    }
+    for (const job of alone.sort((a, b) => a.id - b.id)) if (await this.runOne(job)) done.push(job.id);
+    if (done.length) {
+      await this.handle.write((trx) => trx.updateTable('jobs').set({ status: 'done', done_at: now(), locked_until: null, last_error: null }).where('id', 'in', done).execute());
+    }
+    return jobs.length;
+  }
+
+  /** Runs one claimed job; true when it succeeded (the caller marks it done). */
+  private async runOne(job: Selectable<JobTable>): Promise<boolean> {
     const handler = this.opts.handlers[job.kind]!;
     const log = this.opts.log.child({ job: job.id, kind: job.kind, worker: this.id });
-    if (job.attempts > job.max_attempts) {
-      // Taken back from dead workers too often: a job that kills its process must not loop forever.
-      log.error({ attempt: job.attempts }, 'job failed for good: its workers kept dying');
-      await this.handle.db.updateTable('jobs').set({ status: 'failed', locked_until: null, last_error: 'worker died while running it too many times' }).where('id', '=', job.id).execute();
-      return true;
-    }
     try {
       await handler(JSON.parse(job.payload), { jobId: job.id, attempt: job.attempts, log });
-      await this.handle.db
-        .updateTable('jobs')
-        .set({ status: 'done', done_at: now(), locked_until: null, last_error: null })
-        .where('id', '=', job.id)
-        .execute();
+      return true;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const failed = job.attempts >= job.max_attempts;
@@ -170,7 +253,7 @@ export class JobWorker {
         })
         .where('id', '=', job.id)
         .execute();
+      return false;
     }
-    return true;
   }
 }

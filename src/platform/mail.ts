@@ -1,9 +1,9 @@
 import nodemailer from 'nodemailer';
 import type { Transaction } from 'kysely';
 import type { Database } from './db/schema.ts';
-import type { Db } from './db/index.ts';
+import type { Db, DbHandle } from './db/index.ts';
 import { now } from './db/index.ts';
-import { enqueue, type JobHandler } from './jobs.ts';
+import { enqueue, type EnqueueOptions, type JobHandler } from './jobs.ts';
 
 /**
  * Mail goes out through the durable jobs: a use case calls `queueMail` inside its transaction; the
@@ -18,26 +18,41 @@ export interface MailMessage {
 }
 
 export async function queueMail(trx: Transaction<Database> | Db, msg: MailMessage, dedupeKey?: string): Promise<void> {
-  await enqueue(trx, { kind: 'mail.send', payload: msg, dedupeKey });
+  await enqueue(trx, mailJob(msg, dedupeKey));
 }
 
-export function mailHandler(db: Db, opts: { smtpUrl?: string; from: string; publicUrl: string }): JobHandler {
+/** The job that sends a mail, for enqueueMany. */
+export const mailJob = (msg: MailMessage, dedupeKey?: string): EnqueueOptions => ({ kind: 'mail.send', payload: msg, dedupeKey });
+
+export function mailHandler(handle: DbHandle, opts: { smtpUrl?: string; from: string; publicUrl: string }): JobHandler {
   const transport = opts.smtpUrl ? nodemailer.createTransport(opts.smtpUrl) : undefined;
   const host = new URL(opts.publicUrl).hostname || 'carevoice.local';
-  return async (payload, { jobId }) => {
-    const msg = payload as MailMessage;
-    const id = `job-${jobId}`;
-    const existing = await db.selectFrom('mail').select('status').where('id', '=', id).executeTakeFirst();
-    if (existing?.status === 'sent') return;
-    if (!existing) {
-      await db
-        .insertInto('mail')
-        .values({ id, to_address: msg.to, subject: msg.subject, text_body: msg.text, status: 'stored', created_at: now(), sent_at: null })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
+  const db = handle.db;
+  // Many at once: one read of which are already kept or sent, one commit keeping the new ones, then
+  // each sent over SMTP in turn and marked sent together.
+  const sendAll = async (jobs: Array<{ payload: unknown; jobId: number }>) => {
+    const mails = jobs.map((j) => ({ ...(j.payload as MailMessage), id: `job-${j.jobId}` }));
+    const existing = new Map((await db.selectFrom('mail').select(['id', 'status']).where('id', 'in', mails.map((m) => m.id)).execute()).map((m) => [m.id, m.status]));
+    const fresh = mails.filter((m) => !existing.has(m.id));
+    if (fresh.length) {
+      await handle.write((trx) =>
+        trx
+          .insertInto('mail')
+          .values(fresh.map((m) => ({ id: m.id, to_address: m.to, subject: m.subject, text_body: m.text, status: 'stored', created_at: now(), sent_at: null })))
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute(),
+      );
     }
     if (!transport) return;
-    await transport.sendMail({ from: opts.from, to: msg.to, subject: msg.subject, text: msg.text, messageId: `<${id}@${host}>` });
-    await db.updateTable('mail').set({ status: 'sent', sent_at: now() }).where('id', '=', id).execute();
+    const sent: string[] = [];
+    try {
+      for (const m of mails.filter((x) => existing.get(x.id) !== 'sent')) {
+        await transport.sendMail({ from: opts.from, to: m.to, subject: m.subject, text: m.text, messageId: `<${m.id}@${host}>` });
+        sent.push(m.id);
+      }
+    } finally {
+      if (sent.length) await db.updateTable('mail').set({ status: 'sent', sent_at: now() }).where('id', 'in', sent).execute();
+    }
   };
+  return Object.assign(async (payload: unknown, { jobId }: { jobId: number }) => sendAll([{ payload, jobId }]), { batch: sendAll });
 }

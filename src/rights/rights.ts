@@ -5,6 +5,7 @@ import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 import { queueMail } from '../platform/mail.ts';
 import { randomToken, sha256 } from '../platform/auth/tokens.ts';
+import { processIntake } from '../stories/intake.ts';
 
 /** A link to see, export or erase one's stories is good for this long. */
 export const ACCESS_HOURS = 24;
@@ -78,6 +79,8 @@ export async function exportStories(handle: DbHandle, email: string) {
  * trail keeps one event saying an erasure happened and how many stories it covered, nothing more.
  */
 export async function eraseStories(handle: DbHandle, email: string): Promise<number> {
+  // A story told moments ago may still be in the intake: stored first, so it is erased too.
+  while ((await processIntake(handle)) > 0);
   return handle.db.transaction().execute(async (trx) => {
     const stories = await trx.selectFrom('stories').select('id').where('author_email', '=', email).execute();
     const ids = stories.map((s) => s.id);

@@ -42,6 +42,21 @@ export function analyse(input: AnalysisInput): Analysis {
   };
 }
 
+/** The rows of story_findings for an analysis: every identifying detail found, accepted. */
+export function findingRows(storyId: string, a: Pick<Analysis, 'titleFindings' | 'bodyFindings'>, newId: () => string) {
+  return [...a.titleFindings.map((f) => ({ field: 'title' as const, f })), ...a.bodyFindings.map((f) => ({ field: 'body' as const, f }))].map(({ field, f }) => ({
+    id: newId(),
+    story_id: storyId,
+    field,
+    type: f.type,
+    start: f.start,
+    end: f.end,
+    text: f.text,
+    replacement: f.replacement,
+    accepted: 1,
+  }));
+}
+
 export function analyseBatch(inputs: AnalysisInput[]): Analysis[] {
   return inputs.map(analyse);
 }

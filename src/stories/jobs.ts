@@ -9,7 +9,8 @@ import { classifyText } from './models.ts';
 export function storyJobs(handle: DbHandle, publicUrl: string): Record<string, JobHandler> {
   const db = handle.db;
   return {
-    // Classification runs here, not in the request, so telling a story stays fast.
+    // Themes and sentiment of a story told before the story intake, which now checks and classifies
+    // every story before storing it (see intake.ts). Kept for jobs queued before it.
     'story.classify': async (payload) => {
       const { storyId } = payload as { storyId: string };
       const story = await db.selectFrom('stories').select(['id', 'original_title', 'original_body']).where('id', '=', storyId).executeTakeFirst();

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../platform/context.ts';
-import { AppError } from '../platform/errors.ts';
+import { AppError, notFound } from '../platform/errors.ts';
+import { toldStory } from './intake.ts';
 import { errorFields, parseInput } from '../platform/http.ts';
 import { randomToken } from '../platform/auth/tokens.ts';
 import { presentServices, searchServices } from '../directory/directory.ts';
@@ -190,8 +191,9 @@ export function storyPageRoutes(ctx: AppContext) {
       if (draft?.storyId) return reply.redirect('/tell/done', 303);
       if (!draft || draft.data.services.length === 0) return reply.redirect('/tell', 303);
       const d = draft.data;
+      let told;
       try {
-        await tellStory(
+        told = await tellStory(
           handle,
           { title: d.title ?? '', body: d.body ?? '', services: d.services, authorRole: d.authorRole ?? '', pseudonym: d.pseudonym || undefined, email: d.email || undefined, tags: d.tags, rating: d.rating ?? undefined },
           { idempotencyKey: `draft:${draft.id}`, channel: 'web', publicUrl: ctx.config.publicUrl },
@@ -203,16 +205,16 @@ export function storyPageRoutes(ctx: AppContext) {
         return reply.page('stories/views/tell-check.njk', await checkPage(draft, fields.map((f) => ({ text: f.message, href: Object.hasOwn(pageFor, f.field.split('.')[0]!) ? pageFor[f.field.split('.')[0]!]! : '#' }))), 400);
       }
       ctx.worker?.wake();
-      const story = await db.selectFrom('stories').select('id').where('idempotency_key', '=', `draft:${draft.id}`).executeTakeFirstOrThrow();
-      await db.updateTable('story_drafts').set({ story_id: story.id }).where('id', '=', draft.id).execute();
+      await db.updateTable('story_drafts').set({ story_id: told.id }).where('id', '=', draft.id).execute();
       return reply.redirect('/tell/done', 303);
     });
 
     app.get('/tell/done', async (req, reply) => {
       const draft = await loadDraft(db, req);
       if (!draft?.storyId) return reply.redirect('/tell', 303);
-      const story = await db.selectFrom('stories').select(['ref', 'author_email']).where('id', '=', draft.storyId).executeTakeFirstOrThrow();
-      return reply.page('stories/views/tell-done.njk', { title: 'Your story has been sent', ref: story.ref, emailed: !!story.author_email });
+      const story = await toldStory(db, draft.storyId);
+      if (!story) throw notFound('story', 'story_not_found');
+      return reply.page('stories/views/tell-done.njk', { title: 'Your story has been sent', ref: story.ref, emailed: !!story.authorEmail });
     });
 
     // Public reading

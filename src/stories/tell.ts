@@ -1,17 +1,12 @@
 import { z } from 'zod';
 import type { DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
-import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 import { MARKUP_MESSAGE, noMarkup, parseInput } from '../platform/http.ts';
-import { enqueue } from '../platform/jobs.ts';
-import { queueMail } from '../platform/mail.ts';
 import { randomToken, sha256 } from '../platform/auth/tokens.ts';
-import { findIdentifyingDetails, applyRedactions, type Finding } from '../nlp/redact/index.ts';
-import { assessSafeguarding } from '../nlp/safeguarding/index.ts';
 import { checkPseudonym } from '../nlp/pseudonym/index.ts';
+import { admitStory, RefTaken, storyByIdempotencyKey, type IntakePayload } from './intake.ts';
 import { AUTHOR_ROLES, CHANNELS, RATINGS, TAG_GROUPS, TAG_GROUP_NAMES, type TagGroup } from './vocabulary.ts';
-import { suggestCriticality } from './models.ts';
 
 export const MAX_STORY_LENGTH = 20_000;
 export const MAX_SERVICES = 5;
@@ -88,16 +83,17 @@ export interface TellResult {
   id: string;
   ref: string;
   moderation: 'pending';
-  urgent: boolean;
   /** A secret link token for the author (replies, export, erasure); only given when just created. */
   authorToken?: string;
   duplicate: boolean;
 }
 
 /**
- * Tells a story: checks it, finds identifying details and safeguarding risks, suggests a
- * criticality, and stores it as pending, all in one transaction with its event and jobs. A
- * repeated idempotency key gives back the story already made (a double submit makes one story).
+ * Tells a story: validates it and appends it to the story intake, in a transaction that may share
+ * its commit with other stories told at the same moment (group commit); the story is acknowledged
+ * once that commit is durable. Its checks and its storing (see intake.ts) follow in the background,
+ * normally within milliseconds. A repeated idempotency key gives back the story already told (a
+ * double submit makes one story).
  */
 export async function tellStory(
   handle: DbHandle,
@@ -106,10 +102,14 @@ export async function tellStory(
 ): Promise<TellResult> {
   const input = parseInput(StoryInput, raw, 'invalid_story');
   const db = handle.db;
+  const already = async () => {
+    const seen = await storyByIdempotencyKey(db, opts.idempotencyKey!);
+    return seen ? { ...seen, moderation: 'pending' as const, duplicate: true } : undefined;
+  };
 
   if (opts.idempotencyKey) {
-    const seen = await db.selectFrom('stories').select(['id', 'ref', 'urgent']).where('idempotency_key', '=', opts.idempotencyKey).executeTakeFirst();
-    if (seen) return { id: seen.id, ref: seen.ref, moderation: 'pending', urgent: seen.urgent === 1, duplicate: true };
+    const seen = await already();
+    if (seen) return seen;
   }
 
   const pseudonym = input.pseudonym || 'Anonymous';
@@ -117,114 +117,46 @@ export async function tellStory(
   if (!check.ok) throw new AppError('bad_pseudonym', 400, check.reason, { fields: [{ field: 'pseudonym', message: check.reason }] });
   const tags = normaliseTags(input.tags);
   const codes = [...new Set(input.services)];
-  const services = await db.selectFrom('services').select(['id', 'org_id', 'code']).where('code', 'in', codes).execute();
-  const unknown = codes.filter((c) => !services.some((s) => s.code === c));
+  const found = await db.selectFrom('services').select(['id', 'org_id', 'code']).where('code', 'in', codes).execute();
+  const unknown = codes.filter((c) => !found.some((s) => s.code === c));
   if (unknown.length) throw new AppError('unknown_service', 400, `No service has the code ${unknown.join(', ')}`, { fields: [{ field: 'services', message: `Unknown service ${unknown.join(', ')}` }] });
 
-  const titleFindings = findIdentifyingDetails(input.title);
-  const bodyFindings = findIdentifyingDetails(input.body);
-  const safeguarding = assessSafeguarding(`${input.title}\n${input.body}`);
-  const rating = input.rating ?? null;
-  const suggested = suggestCriticality(`${input.title}. ${input.body}`, { urgent: safeguarding.urgent, rating });
-  const channel = input.channel ?? opts.channel ?? 'web';
   const authorToken = input.email ? randomToken() : undefined;
   const id = newId();
-  const t = now();
-
-  const insertStory = async (ref: string) =>
-    db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('stories')
-        .values({
-          id,
-          ref,
-          title: applyRedactions(input.title, titleFindings),
-          body: applyRedactions(input.body, bodyFindings),
-          original_title: input.title,
-          original_body: input.body,
-          author_pseudonym: pseudonym,
-          author_role: input.authorRole,
-          author_email: input.email?.toLowerCase() ?? null,
-          author_token_hash: authorToken ? sha256(authorToken) : null,
-          rating,
-          channel,
-          moderation: 'pending',
-          moderation_reason: null,
-          urgent: safeguarding.urgent ? 1 : 0,
-          safeguarding: JSON.stringify(safeguarding.reasons),
-          suggested_criticality: suggested,
-          criticality: null,
-          progress: 'unheard',
-          experienced_count: 0,
-          sentiment: null,
-          themes: '[]',
-          topics: '[]',
-          idempotency_key: opts.idempotencyKey ?? null,
-          created_by: opts.createdBy ?? null,
-          submitted_at: t,
-          publish_at: null,
-          published_at: null,
-          decided_at: null,
-          updated_at: t,
-        })
-        .execute();
-      await trx
-        .insertInto('story_services')
-        .values(codes.map((code, position) => {
-          const s = services.find((x) => x.code === code)!;
-          return { story_id: id, service_id: s.id, org_id: s.org_id, position };
-        }))
-        .execute();
-      if (tags.length) await trx.insertInto('story_tags').values(tags.map((x) => ({ story_id: id, tag_group: x.group, tag: x.tag }))).execute();
-      const findings = [...titleFindings.map((f) => ['title', f] as const), ...bodyFindings.map((f) => ['body', f] as const)];
-      if (findings.length) {
-        await trx
-          .insertInto('story_findings')
-          .values(findings.map(([field, f]: readonly ['title' | 'body', Finding]) => ({ id: newId(), story_id: id, field, type: f.type, start: f.start, end: f.end, text: f.text, replacement: f.replacement, accepted: 1 })))
-          .execute();
-      }
-      await appendEvent(trx, handle.dialect, {
-        type: 'story.submitted',
-        subject: id,
-        actorId: opts.createdBy ?? null,
-        data: { ref, channel, services: codes, urgent: safeguarding.urgent, findings: findings.length },
-      });
-      await enqueue(trx, { kind: 'story.classify', payload: { storyId: id }, dedupeKey: `classify:${id}` });
-      if (safeguarding.urgent) {
-        await appendEvent(trx, handle.dialect, { type: 'story.urgent', subject: id, data: { ref, reasons: safeguarding.reasons } });
-        await enqueue(trx, { kind: 'moderation.urgent_alert', payload: { storyId: id }, dedupeKey: `urgent:${id}` });
-      }
-      if (input.email) {
-        await queueMail(
-          trx,
-          {
-            to: input.email.toLowerCase(),
-            subject: `We have your story (${ref})`,
-            text: `Thank you for telling your story "${input.title}".\n\nYour reference is ${ref}. A moderator checks every story before it is published, removing anything that could identify you or anyone else. We will email you when it is published.\n\nCarevoice\n${opts.publicUrl}`,
-          },
-          `received:${id}`,
-        );
-      }
-    });
+  const payload: IntakePayload = {
+    title: input.title,
+    body: input.body,
+    pseudonym,
+    authorRole: input.authorRole,
+    email: input.email?.toLowerCase() ?? null,
+    authorTokenHash: authorToken ? sha256(authorToken) : null,
+    rating: input.rating ?? null,
+    channel: input.channel ?? opts.channel ?? 'web',
+    tags,
+    services: codes.map((code) => found.find((s) => s.code === code)!),
+    createdBy: opts.createdBy ?? null,
+    publicUrl: opts.publicUrl,
+  };
+  const receivedAt = now();
 
   // A reference is random; on the rare clash, draw another.
   let ref = newStoryRef();
   for (let attempt = 0; ; attempt++) {
     try {
-      await insertStory(ref);
+      await handle.write((trx) => admitStory(trx, { storyId: id, ref, idempotencyKey: opts.idempotencyKey ?? null, receivedAt, payload }));
       break;
     } catch (err) {
       const message = err instanceof Error ? err.message : '';
-      if (opts.idempotencyKey && /idempotency_key/.test(message)) {
-        const seen = await db.selectFrom('stories').select(['id', 'ref', 'urgent']).where('idempotency_key', '=', opts.idempotencyKey).executeTakeFirstOrThrow();
-        return { id: seen.id, ref: seen.ref, moderation: 'pending', urgent: seen.urgent === 1, duplicate: true };
+      if (opts.idempotencyKey && /idempotency/.test(message)) {
+        const seen = await already();
+        if (seen) return seen;
       }
-      if (attempt < 3 && /ref/.test(message) && /unique|duplicate/i.test(message)) {
+      if (attempt < 3 && (err instanceof RefTaken || (/ref/.test(message) && /unique|duplicate/i.test(message)))) {
         ref = newStoryRef();
         continue;
       }
       throw err;
     }
   }
-  return { id, ref, moderation: 'pending', urgent: safeguarding.urgent, authorToken, duplicate: false };
+  return { id, ref, moderation: 'pending', authorToken, duplicate: false };
 }

@@ -490,6 +490,30 @@ const listening: Up = async (db) => {
     .execute();
 };
 
+const storyIntake: Up = async (db, dialect) => {
+  // A story is acknowledged once it is in the intake: one row, appended, durable (see intake.ts).
+  // The intake processor checks it (identifying details, safeguarding, criticality, themes) and
+  // moves it into stories with its events and jobs. `ref` and `idempotency_key` are unique here
+  // as in stories, so a clash is found while the author is still waiting for the answer.
+  await db.schema
+    .createTable('story_intake')
+    .addColumn('seq', serialId(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    // Not indexed: every index is another page written per story, and the intake is read by story
+    // only on rare pages (it holds a few rows, or a few thousand after a burst).
+    .addColumn('story_id', 'text', (c) => c.notNull())
+    .addColumn('ref', 'text', (c) => c.notNull().unique())
+    .addColumn('idempotency_key', 'text')
+    .addColumn('payload', 'text', (c) => c.notNull())
+    .addColumn('received_at', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('last_error', 'text')
+    .execute();
+  await sql`CREATE UNIQUE INDEX story_intake_idempotency ON story_intake (idempotency_key) WHERE idempotency_key IS NOT NULL`.execute(db);
+  // When a story's checks ran. Stories told before the intake were checked as they were told.
+  await db.schema.alterTable('stories').addColumn('checked_at', 'text').execute();
+  await sql`UPDATE stories SET checked_at = submitted_at`.execute(db);
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
@@ -501,6 +525,7 @@ const ordered: Array<[string, Up]> = [
   ['0008_author_replies', authorReplies],
   ['0009_author_access', authorAccess],
   ['0010_listening', listening],
+  ['0011_story_intake', storyIntake],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

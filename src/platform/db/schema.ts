@@ -150,6 +150,21 @@ export interface StoryTable {
   published_at: string | null;
   decided_at: string | null;
   updated_at: string;
+  /** When the checks ran (see intake.ts); null only for a story stored some other way unchecked. */
+  checked_at: string | null;
+}
+
+/** A story acknowledged and not yet checked and stored (see stories/intake.ts). */
+export interface StoryIntakeTable {
+  seq: Generated<number>;
+  story_id: string;
+  ref: string;
+  idempotency_key: string | null;
+  /** The validated story and what telling it decided (JSON, see IntakePayload). */
+  payload: string;
+  received_at: string;
+  attempts: Generated<number>;
+  last_error: string | null;
 }
 
 export interface StoryServiceTable {
@@ -391,6 +406,7 @@ export interface Database {
   responses: ResponseTable;
   theme_corrections: ThemeCorrectionTable;
   stories: StoryTable;
+  story_intake: StoryIntakeTable;
   story_services: StoryServiceTable;
   story_tags: StoryTagTable;
   story_findings: StoryFindingTable;

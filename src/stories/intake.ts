@@ -1,0 +1,216 @@
+import type { Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../platform/db/schema.ts';
+import type { Db, DbHandle } from '../platform/db/index.ts';
+import { newId, now } from '../platform/db/index.ts';
+import { appendEvents, type NewEvent } from '../platform/events.ts';
+import { enqueueMany, type EnqueueOptions } from '../platform/jobs.ts';
+import { mailJob } from '../platform/mail.ts';
+import { findingRows, type Analysis } from './analyse.ts';
+import { analyseAll } from './analyse-pool.ts';
+import type { TagGroup } from './vocabulary.ts';
+
+/**
+ * The story intake: how a story told is acknowledged fast and never lost.
+ *
+ * Telling a story (tellStory) validates it, then appends one row here, in a transaction that shares
+ * its commit with the other stories told at that moment (group commit), and answers 201 once that
+ * commit is durable. Storing a story for good costs far more: its checks (identifying details,
+ * safeguarding, criticality, themes: the language models), the stories row and its full-text index,
+ * its services, tags, findings, events and jobs, each with indexes keyed by random ids. The intake
+ * processor (processIntake, run by the job loop) does that in batches, on the analysis threads when
+ * a batch is large, and moves each story out of the intake in the same transaction that stores it.
+ *
+ * So a story is in exactly one of two places, and a stored story has always been checked: it
+ * reaches moderators with its redactions and safeguarding flags, never before. Normally a story is
+ * stored within milliseconds; after a burst the processor catches up, yielding to requests (see
+ * WorkerOptions.busy). A story whose storing keeps failing stays in the intake (attempts,
+ * last_error) for someone to look at: it is never dropped.
+ */
+
+export interface IntakePayload {
+  title: string;
+  body: string;
+  pseudonym: string;
+  authorRole: string;
+  email: string | null;
+  authorTokenHash: string | null;
+  rating: number | null;
+  channel: string;
+  tags: Array<{ group: TagGroup; tag: string }>;
+  services: Array<{ id: string; org_id: string; code: string }>;
+  createdBy: string | null;
+  publicUrl: string;
+}
+
+export interface Admission {
+  storyId: string;
+  ref: string;
+  idempotencyKey: string | null;
+  receivedAt: string;
+  payload: IntakePayload;
+}
+
+/** A story reference already given to a stored story: the caller draws another. */
+export class RefTaken extends Error {
+  constructor(ref: string) {
+    super(`The story reference ${ref} is taken`);
+  }
+}
+
+/**
+ * Appends a told story to the intake, inside the caller's transaction. The intake's unique indexes
+ * refuse a reference or idempotency key used by another story in the intake; a reference of a story
+ * already stored is looked up here.
+ */
+export async function admitStory(trx: Transaction<Database>, a: Admission): Promise<void> {
+  if (await trx.selectFrom('stories').select('id').where('ref', '=', a.ref).executeTakeFirst()) throw new RefTaken(a.ref);
+  await trx
+    .insertInto('story_intake')
+    .values({ story_id: a.storyId, ref: a.ref, idempotency_key: a.idempotencyKey, payload: JSON.stringify(a.payload), received_at: a.receivedAt, last_error: null })
+    .execute();
+}
+
+/** The story told with this idempotency key, wherever it is now. */
+export async function storyByIdempotencyKey(db: Db, key: string): Promise<{ id: string; ref: string } | undefined> {
+  const stored = await db.selectFrom('stories').select(['id', 'ref']).where('idempotency_key', '=', key).executeTakeFirst();
+  if (stored) return stored;
+  const waiting = await db.selectFrom('story_intake').select(['story_id', 'ref']).where('idempotency_key', '=', key).executeTakeFirst();
+  return waiting ? { id: waiting.story_id, ref: waiting.ref } : undefined;
+}
+
+/** A story's reference and author email, stored or still in the intake (the "sent" page reads it). */
+export async function toldStory(db: Db, id: string): Promise<{ ref: string; authorEmail: string | null } | undefined> {
+  const stored = await db.selectFrom('stories').select(['ref', 'author_email']).where('id', '=', id).executeTakeFirst();
+  if (stored) return { ref: stored.ref, authorEmail: stored.author_email };
+  const waiting = await db.selectFrom('story_intake').select(['ref', 'payload']).where('story_id', '=', id).executeTakeFirst();
+  return waiting ? { ref: waiting.ref, authorEmail: (JSON.parse(waiting.payload) as IntakePayload).email } : undefined;
+}
+
+/** True while the story is acknowledged but not yet checked and stored. */
+export async function inIntake(db: Db, id: string): Promise<boolean> {
+  return !!(await db.selectFrom('story_intake').select('seq').where('story_id', '=', id).executeTakeFirst());
+}
+
+/** After this many failed attempts a story stays in the intake untouched, for an operator. */
+export const MAX_ATTEMPTS = 5;
+/** From this many stories at once, the checks run on the analysis threads (see analyse-pool.ts). */
+const POOL_FROM = 16;
+
+interface Item {
+  seq: number;
+  storyId: string;
+  ref: string;
+  idempotencyKey: string | null;
+  receivedAt: string;
+  p: IntakePayload;
+  a: Analysis;
+}
+
+/**
+ * Checks and stores up to `limit` stories from the intake, oldest first; returns how many it took
+ * from the intake (stored, or failed and left with their error). On PostgreSQL several servers may
+ * run this at once: the rows are deleted in the storing transaction, so a row another server has
+ * just stored is skipped.
+ */
+export async function processIntake(handle: DbHandle, o: { limit?: number; log?: Logger } = {}): Promise<number> {
+  const rows = await handle.db.selectFrom('story_intake').selectAll().where('attempts', '<', MAX_ATTEMPTS).orderBy('seq').limit(o.limit ?? 200).execute();
+  if (rows.length === 0) return 0;
+  const payloads = rows.map((r) => JSON.parse(r.payload) as IntakePayload);
+  const analyses = (await Promise.all(analyseAll(payloads.map((p) => ({ title: p.title, body: p.body, rating: p.rating })), { poolFrom: POOL_FROM, chunk: POOL_FROM }))).flat();
+  const items: Item[] = rows.map((r, i) => ({ seq: r.seq, storyId: r.story_id, ref: r.ref, idempotencyKey: r.idempotency_key, receivedAt: r.received_at, p: payloads[i]!, a: analyses[i]! }));
+  try {
+    await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, items));
+  } catch (err) {
+    // One bad story must not hold back the rest: each is tried alone, and one that fails keeps its
+    // row with the error.
+    for (const item of items) {
+      try {
+        await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, [item]));
+      } catch (one) {
+        const message = (one instanceof Error ? one.message : String(one)).slice(0, 2000);
+        o.log?.error({ err: message, story: item.storyId, batchError: err instanceof Error ? err.message : String(err) }, 'a story could not be stored; it stays in the intake');
+        await handle.db.updateTable('story_intake').set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message })).where('seq', '=', item.seq).execute();
+      }
+    }
+  }
+  return rows.length;
+}
+
+const CHUNK = 100;
+async function insertChunked<T extends keyof Database & string>(trx: Transaction<Database>, table: T, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  // 100 stories of 33 columns stay below both databases' limits on parameters.
+  for (let i = 0; i < rows.length; i += CHUNK) await trx.insertInto(table).values(rows.slice(i, i + CHUNK) as never).execute();
+}
+
+async function storeItems(trx: Transaction<Database>, dialect: DbHandle['dialect'], all: Item[]): Promise<void> {
+  const taken = new Set((await trx.deleteFrom('story_intake').where('seq', 'in', all.map((i) => i.seq)).returning('seq').execute()).map((r) => r.seq));
+  const items = all.filter((i) => taken.has(i.seq));
+  if (items.length === 0) return;
+  const t = now();
+  await insertChunked(
+    trx,
+    'stories',
+    items.map(({ storyId, ref, idempotencyKey, receivedAt, p, a }) => ({
+      id: storyId,
+      ref,
+      title: a.title,
+      body: a.body,
+      original_title: p.title,
+      original_body: p.body,
+      author_pseudonym: p.pseudonym,
+      author_role: p.authorRole,
+      author_email: p.email,
+      author_token_hash: p.authorTokenHash,
+      rating: p.rating,
+      channel: p.channel,
+      moderation: 'pending',
+      moderation_reason: null,
+      urgent: a.urgent ? 1 : 0,
+      safeguarding: JSON.stringify(a.safeguarding),
+      suggested_criticality: a.suggestedCriticality,
+      criticality: null,
+      progress: 'unheard',
+      experienced_count: 0,
+      sentiment: a.sentiment,
+      themes: JSON.stringify(a.themes),
+      topics: JSON.stringify(a.topics),
+      idempotency_key: idempotencyKey,
+      created_by: p.createdBy,
+      submitted_at: receivedAt,
+      publish_at: null,
+      published_at: null,
+      decided_at: null,
+      updated_at: t,
+      checked_at: t,
+    })),
+  );
+  await insertChunked(trx, 'story_services', items.flatMap((i) => i.p.services.map((s, position) => ({ story_id: i.storyId, service_id: s.id, org_id: s.org_id, position }))));
+  await insertChunked(trx, 'story_tags', items.flatMap((i) => i.p.tags.map((x) => ({ story_id: i.storyId, tag_group: x.group, tag: x.tag }))));
+  await insertChunked(trx, 'story_findings', items.flatMap((i) => findingRows(i.storyId, i.a, newId)));
+  const events: NewEvent[] = [];
+  const jobs: EnqueueOptions[] = [];
+  for (const { storyId, ref, p, a } of items) {
+    const findings = a.titleFindings.length + a.bodyFindings.length;
+    events.push({ type: 'story.submitted', subject: storyId, actorId: p.createdBy, data: { ref, channel: p.channel, services: p.services.map((s) => s.code) } });
+    events.push({ type: 'story.checked', subject: storyId, data: { ref, urgent: a.urgent, findings, themes: a.themes.map((x) => x.label), sentiment: a.sentiment } });
+    if (a.urgent) {
+      events.push({ type: 'story.urgent', subject: storyId, data: { ref, reasons: a.safeguarding } });
+      jobs.push({ kind: 'moderation.urgent_alert', payload: { storyId }, dedupeKey: `urgent:${storyId}` });
+    }
+    if (p.email) {
+      jobs.push(
+        mailJob(
+          {
+            to: p.email,
+            subject: `We have your story (${ref})`,
+            text: `Thank you for telling your story "${p.title}".\n\nYour reference is ${ref}. A moderator checks every story before it is published, removing anything that could identify you or anyone else. We will email you when it is published.\n\nCarevoice\n${p.publicUrl}`,
+          },
+          `received:${storyId}`,
+        ),
+      );
+    }
+  }
+  await appendEvents(trx, dialect, events);
+  await enqueueMany(trx, jobs);
+}
