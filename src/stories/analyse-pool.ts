@@ -21,16 +21,12 @@ function thePool(): Piscina {
   return pool;
 }
 
-/**
- * Results in input order; batches are dispatched at once, so the caller can write batch k while
- * later ones run. Fewer than `poolFrom` inputs are analysed here and now.
- */
-export function analyseAll(inputs: AnalysisInput[], o: { poolFrom?: number; chunk?: number } = {}): Array<Promise<Analysis[]>> {
-  if (inputs.length < (o.poolFrom ?? SMALL)) return [Promise.resolve(analyseBatch(inputs))];
+/** Results in input order; batches are dispatched at once, so the caller can write batch k while later ones run. */
+export function analyseAll(inputs: AnalysisInput[]): Array<Promise<Analysis[]>> {
+  if (inputs.length < SMALL) return [Promise.resolve(analyseBatch(inputs))];
   const p = thePool();
-  const chunk = o.chunk ?? BATCH;
   const out: Array<Promise<Analysis[]>> = [];
-  for (let i = 0; i < inputs.length; i += chunk) out.push(p.run(inputs.slice(i, i + chunk)) as Promise<Analysis[]>);
+  for (let i = 0; i < inputs.length; i += BATCH) out.push(p.run(inputs.slice(i, i + BATCH)) as Promise<Analysis[]>);
   return out;
 }
 

@@ -6,8 +6,7 @@ import { newId, now } from '../platform/db/index.ts';
 import { appendEvents, type NewEvent } from '../platform/events.ts';
 import { enqueueMany, type EnqueueOptions } from '../platform/jobs.ts';
 import { mailJob } from '../platform/mail.ts';
-import { findingRows, type Analysis } from './analyse.ts';
-import { analyseAll } from './analyse-pool.ts';
+import { analyseBatch, findingRows, type Analysis, type AnalysisInput } from './analyse.ts';
 import type { TagGroup } from './vocabulary.ts';
 
 /**
@@ -18,8 +17,8 @@ import type { TagGroup } from './vocabulary.ts';
  * commit is durable. Storing a story for good costs far more: its checks (identifying details,
  * safeguarding, criticality, themes: the language models), the stories row and its full-text index,
  * its services, tags, findings, events and jobs, each with indexes keyed by random ids. The intake
- * processor (processIntake, run by the job loop) does that in batches, on the analysis threads when
- * a batch is large, and moves each story out of the intake in the same transaction that stores it.
+ * processor (processIntake, run by the job loop) does that in batches and moves each story out of
+ * the intake in the same transaction that stores it.
  *
  * So a story is in exactly one of two places, and a stored story has always been checked: it
  * reaches moderators with its redactions and safeguarding flags, never before. Normally a story is
@@ -94,8 +93,22 @@ export async function inIntake(db: Db, id: string): Promise<boolean> {
 
 /** After this many failed attempts a story stays in the intake untouched, for an operator. */
 export const MAX_ATTEMPTS = 5;
-/** From this many stories at once, the checks run on the analysis threads (see analyse-pool.ts). */
-const POOL_FROM = 16;
+/**
+ * The checks of a batch, a few stories at a time with a turn of the event loop between: each story
+ * costs about half a millisecond of the models, and requests are served in between. (Not on the
+ * analysis pool's threads: each thread holds its own copy of the models, over 100 MB, which would
+ * take the server past its memory budget, and on two cores a thread of ours competes with the event
+ * loop for the same CPU anyway.)
+ */
+const STEP = 16;
+async function analyseInSteps(inputs: AnalysisInput[]): Promise<Analysis[]> {
+  const out: Analysis[] = [];
+  for (let i = 0; i < inputs.length; i += STEP) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    out.push(...analyseBatch(inputs.slice(i, i + STEP)));
+  }
+  return out;
+}
 
 interface Item {
   seq: number;
@@ -117,7 +130,7 @@ export async function processIntake(handle: DbHandle, o: { limit?: number; log?:
   const rows = await handle.db.selectFrom('story_intake').selectAll().where('attempts', '<', MAX_ATTEMPTS).orderBy('seq').limit(o.limit ?? 200).execute();
   if (rows.length === 0) return 0;
   const payloads = rows.map((r) => JSON.parse(r.payload) as IntakePayload);
-  const analyses = (await Promise.all(analyseAll(payloads.map((p) => ({ title: p.title, body: p.body, rating: p.rating })), { poolFrom: POOL_FROM, chunk: POOL_FROM }))).flat();
+  const analyses = await analyseInSteps(payloads.map((p) => ({ title: p.title, body: p.body, rating: p.rating })));
   const items: Item[] = rows.map((r, i) => ({ seq: r.seq, storyId: r.story_id, ref: r.ref, idempotencyKey: r.idempotency_key, receivedAt: r.received_at, p: payloads[i]!, a: analyses[i]! }));
   try {
     await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, items));
