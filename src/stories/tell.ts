@@ -3,9 +3,10 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { AppError } from '../platform/errors.ts';
 import { MARKUP_MESSAGE, noMarkup, parseInput } from '../platform/http.ts';
-import { randomToken, sha256 } from '../platform/auth/tokens.ts';
+import { randomToken, secureRandomBytes, sha256 } from '../platform/auth/tokens.ts';
 import { checkPseudonym } from '../nlp/pseudonym/index.ts';
 import { admitStory, RefTaken, storyByIdempotencyKey, type IntakePayload } from './intake.ts';
+import { intakeWriterFor } from './intake-writer.ts';
 import { AUTHOR_ROLES, CHANNELS, RATINGS, TAG_GROUPS, TAG_GROUP_NAMES, type TagGroup } from './vocabulary.ts';
 
 export const MAX_STORY_LENGTH = 20_000;
@@ -75,8 +76,32 @@ export function titleFrom(text: string): string {
 
 const REF_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export function newStoryRef(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return `CV-${[...bytes].map((b) => REF_ALPHABET[b % 32]).join('')}`;
+  const bytes = secureRandomBytes(8);
+  let ref = 'CV-';
+  for (const b of bytes) ref += REF_ALPHABET[b % 32];
+  return ref;
+}
+
+type ServiceRow = { id: string; org_id: string; code: string };
+const serviceCache = new WeakMap<DbHandle, Map<string, { row: ServiceRow; until: number }>>();
+const SERVICE_CACHE_MS = 60_000;
+
+/**
+ * The services a story names, by code. Services are never deleted and never change their id or
+ * organisation, so a service found is remembered for a minute (a lookup was a twentieth of the
+ * time of telling a story); a code not found is always looked up again, so a new service can be
+ * named at once.
+ */
+async function servicesByCode(handle: DbHandle, codes: string[]): Promise<ServiceRow[]> {
+  let cache = serviceCache.get(handle);
+  if (!cache) serviceCache.set(handle, (cache = new Map()));
+  const t = Date.now();
+  const known = codes.map((c) => cache.get(c)).filter((e) => e !== undefined && e.until > t).map((e) => e!.row);
+  if (known.length === codes.length) return known;
+  const rows = await handle.db.selectFrom('services').select(['id', 'org_id', 'code']).where('code', 'in', codes).execute();
+  if (cache.size > 10_000) cache.clear();
+  for (const row of rows) cache.set(row.code, { row, until: t + SERVICE_CACHE_MS });
+  return rows;
 }
 
 export interface TellResult {
@@ -113,11 +138,11 @@ export async function tellStory(
   }
 
   const pseudonym = input.pseudonym || 'Anonymous';
-  const check = checkPseudonym(pseudonym);
+  const check = input.pseudonym ? checkPseudonym(pseudonym) : { ok: true as const };
   if (!check.ok) throw new AppError('bad_pseudonym', 400, check.reason, { fields: [{ field: 'pseudonym', message: check.reason }] });
   const tags = normaliseTags(input.tags);
   const codes = [...new Set(input.services)];
-  const found = await db.selectFrom('services').select(['id', 'org_id', 'code']).where('code', 'in', codes).execute();
+  const found = await servicesByCode(handle, codes);
   const unknown = codes.filter((c) => !found.some((s) => s.code === c));
   if (unknown.length) throw new AppError('unknown_service', 400, `No service has the code ${unknown.join(', ')}`, { fields: [{ field: 'services', message: `Unknown service ${unknown.join(', ')}` }] });
 
@@ -143,7 +168,9 @@ export async function tellStory(
   let ref = newStoryRef();
   for (let attempt = 0; ; attempt++) {
     try {
-      await handle.write((trx) => admitStory(trx, { storyId: id, ref, idempotencyKey: opts.idempotencyKey ?? null, receivedAt, payload }));
+      const admission = { storyId: id, ref, idempotencyKey: opts.idempotencyKey ?? null, receivedAt, payload };
+      const writer = intakeWriterFor(handle);
+      await (writer ? writer.admit(admission) : handle.write((trx) => admitStory(trx, admission)));
       break;
     } catch (err) {
       const message = err instanceof Error ? err.message : '';

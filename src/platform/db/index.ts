@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type KyselyConfig, type MigrationProvider } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Driver, type KyselyConfig, type MigrationProvider } from 'kysely';
 import type { Config } from '../../config.ts';
 import type { Database } from './schema.ts';
 import { migrationsFor } from './migrations.ts';
@@ -24,6 +24,10 @@ export interface DbHandle {
    * concurrent commits, a transaction of its own). Resolves once committed.
    */
   write<T>(work: Work<T>): Promise<T>;
+  /** The SQLite database file; absent on PostgreSQL and for an in-memory database. */
+  sqliteFile?: string;
+  /** Runs `fn` when the handle closes, before the database connection is (a thread of a feature, say). */
+  onClose(fn: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -53,7 +57,8 @@ export function openDatabase(config: Config['database']): DbHandle {
     // drops it on release; the request in hand fails with 503.
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: slowQueryLog() });
-    return { db, dialect: 'postgres', pool, write: (work) => db.transaction().execute(work), close: () => db.destroy() };
+    const closing = closeHooks();
+    return { db, dialect: 'postgres', pool, write: (work) => db.transaction().execute(work), onClose: closing.add, close: () => closing.run().then(() => db.destroy()) };
   }
   if (config.file !== ':memory:') fs.mkdirSync(path.dirname(config.file), { recursive: true });
   const sqlite = new SqliteDatabase(config.file);
@@ -66,9 +71,44 @@ export function openDatabase(config: Config['database']): DbHandle {
   sqlite.pragma('busy_timeout = 5000');
   // 64 MiB of page cache (the default is 2 MiB): the indexes that every story touches stay in memory.
   sqlite.pragma('cache_size = -65536');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log: slowQueryLog() });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }), log: slowQueryLog() });
   const file = config.file === ':memory:' ? undefined : config.file;
-  return { db, dialect: 'sqlite', sqlite, write: groupCommit(db, file ? { sqlite, walFile: `${file}-wal` } : {}), close: () => db.destroy() };
+  const closing = closeHooks();
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlite,
+    sqliteFile: file,
+    write: groupCommit(db, file ? { sqlite, walFile: `${file}-wal` } : {}),
+    onClose: closing.add,
+    close: () => closing.run().then(() => db.destroy()),
+  };
+}
+
+function closeHooks() {
+  const hooks: Array<() => Promise<void>> = [];
+  return {
+    add: (fn: () => Promise<void>) => void hooks.push(fn),
+    run: async () => {
+      for (const fn of hooks.splice(0)) await fn();
+    },
+  };
+}
+
+/**
+ * Transactions that take SQLite's write lock when they begin (BEGIN IMMEDIATE), waiting for it up to
+ * busy_timeout. Another connection writes to the same file (the story intake's writer thread), and
+ * a deferred transaction that read before that write and then tried to write itself would fail at
+ * once (SQLITE_BUSY_SNAPSHOT) rather than wait.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
 }
 
 /**
