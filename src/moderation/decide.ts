@@ -52,8 +52,14 @@ export async function decideStory(
 ): Promise<{ moderation: string; publishAt: string | null }> {
   const d = parseInput(DecisionInput, o.input, 'invalid_decision');
   return handle.db.transaction().execute(async (trx) => {
-    const story = await trx.selectFrom('stories').selectAll().where('id', '=', o.storyId).executeTakeFirst();
-    if (!story) throw (await inIntake(trx, o.storyId)) ? notCheckedYet() : notFound('story', 'story_not_found');
+    const read = () => trx.selectFrom('stories').selectAll().where('id', '=', o.storyId).executeTakeFirst();
+    let story = await read();
+    if (!story) {
+      if (await inIntake(trx, o.storyId)) throw notCheckedYet();
+      // On PostgreSQL it may have been stored between the two reads: read it again.
+      story = await read();
+      if (!story) throw notFound('story', 'story_not_found');
+    }
     if (story.moderation !== 'pending' || story.decided_at) throw new AppError('already_decided', 409, `This story has already been ${story.decided_at && story.moderation === 'pending' ? 'approved and is waiting for the provider review window' : story.moderation}.`);
     // Stored without its checks (no path of the app does that): nothing could be redacted.
     if (story.checked_at === null) throw notCheckedYet();

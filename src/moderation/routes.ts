@@ -41,8 +41,13 @@ export function moderationRoutes(ctx: AppContext) {
   };
 
   const storyPage = async (id: string, extra: Record<string, unknown> = {}) => {
-    const story = await db.selectFrom('stories').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!story) throw (await inIntake(db, id)) ? notCheckedYet() : notFound('story', 'story_not_found');
+    const read = () => db.selectFrom('stories').selectAll().where('id', '=', id).executeTakeFirst();
+    let story = await read();
+    if (!story) {
+      if (await inIntake(db, id)) throw notCheckedYet();
+      story = await read(); // stored between the two reads (PostgreSQL)
+      if (!story) throw notFound('story', 'story_not_found');
+    }
     const [services, findings, duplicates, events] = await Promise.all([
       db.selectFrom('story_services').innerJoin('services', 'services.id', 'story_services.service_id').innerJoin('organisations', 'organisations.id', 'story_services.org_id').select(['services.code', 'services.name', 'organisations.name as orgName', 'organisations.review_window_hours']).where('story_id', '=', id).orderBy('position').execute(),
       db.selectFrom('story_findings').selectAll().where('story_id', '=', id).orderBy('field').orderBy('start').execute(),

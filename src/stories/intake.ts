@@ -70,20 +70,38 @@ export async function admitStory(trx: Transaction<Database>, a: Admission): Prom
     .execute();
 }
 
+/**
+ * Looks a story up where it is stored, then in the intake, then where it is stored again: on
+ * PostgreSQL the intake processor may store it between the first two reads (each statement sees
+ * what was committed when it began), so a story missed by both is read once more.
+ */
+async function storedOrWaiting<T>(stored: () => Promise<T | undefined>, waiting: () => Promise<T | undefined>): Promise<T | undefined> {
+  return (await stored()) ?? (await waiting()) ?? (await stored());
+}
+
 /** The story told with this idempotency key, wherever it is now. */
-export async function storyByIdempotencyKey(db: Db, key: string): Promise<{ id: string; ref: string } | undefined> {
-  const stored = await db.selectFrom('stories').select(['id', 'ref']).where('idempotency_key', '=', key).executeTakeFirst();
-  if (stored) return stored;
-  const waiting = await db.selectFrom('story_intake').select(['story_id', 'ref']).where('idempotency_key', '=', key).executeTakeFirst();
-  return waiting ? { id: waiting.story_id, ref: waiting.ref } : undefined;
+export function storyByIdempotencyKey(db: Db, key: string): Promise<{ id: string; ref: string } | undefined> {
+  return storedOrWaiting(
+    () => db.selectFrom('stories').select(['id', 'ref']).where('idempotency_key', '=', key).executeTakeFirst(),
+    async () => {
+      const w = await db.selectFrom('story_intake').select(['story_id', 'ref']).where('idempotency_key', '=', key).executeTakeFirst();
+      return w && { id: w.story_id, ref: w.ref };
+    },
+  );
 }
 
 /** A story's reference and author email, stored or still in the intake (the "sent" page reads it). */
-export async function toldStory(db: Db, id: string): Promise<{ ref: string; authorEmail: string | null } | undefined> {
-  const stored = await db.selectFrom('stories').select(['ref', 'author_email']).where('id', '=', id).executeTakeFirst();
-  if (stored) return { ref: stored.ref, authorEmail: stored.author_email };
-  const waiting = await db.selectFrom('story_intake').select(['ref', 'payload']).where('story_id', '=', id).executeTakeFirst();
-  return waiting ? { ref: waiting.ref, authorEmail: (JSON.parse(waiting.payload) as IntakePayload).email } : undefined;
+export function toldStory(db: Db, id: string): Promise<{ ref: string; authorEmail: string | null } | undefined> {
+  return storedOrWaiting(
+    async () => {
+      const s = await db.selectFrom('stories').select(['ref', 'author_email']).where('id', '=', id).executeTakeFirst();
+      return s && { ref: s.ref, authorEmail: s.author_email };
+    },
+    async () => {
+      const w = await db.selectFrom('story_intake').select(['ref', 'payload']).where('story_id', '=', id).executeTakeFirst();
+      return w && { ref: w.ref, authorEmail: (JSON.parse(w.payload) as IntakePayload).email };
+    },
+  );
 }
 
 /** True while the story is acknowledged but not yet checked and stored. */
