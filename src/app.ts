@@ -4,7 +4,6 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
-import { randomBytes } from 'node:crypto';
 import helmet from 'helmet';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -14,6 +13,7 @@ import { AppError } from './platform/errors.ts';
 import { NHSUK_DIR, ROOT_DIR } from './platform/views.ts';
 import { apiKeyUser, loadActor, SESSION_COOKIE, sessionUser } from './platform/auth/index.ts';
 import { can, type Actor } from './platform/auth/policy.ts';
+import { secureRandomBytes } from './platform/auth/tokens.ts';
 import { httpDuration, registry } from './platform/metrics.ts';
 import { directoryRoutes } from './directory/routes.ts';
 import { peopleRoutes } from './people/routes.ts';
@@ -124,7 +124,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     ctx.requests?.started();
     if (isApi(req)) headers.api(req.raw, reply.raw, noop);
     else {
-      (reply.raw as NonceResponse).cspNonce = randomBytes(16).toString('base64');
+      (reply.raw as NonceResponse).cspNonce = secureRandomBytes(16).toString('base64');
       headers.page(req.raw, reply.raw, noop);
     }
     done();

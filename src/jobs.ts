@@ -10,7 +10,7 @@ import { praiseJobs } from './listening/praise.ts';
 /** Every kind of background job the app knows, by name. Features add theirs here. */
 export function jobHandlers(handle: DbHandle, config: Config): Record<string, JobHandler> {
   return {
-    'mail.send': mailHandler(handle, { smtpUrl: config.smtpUrl, from: config.mailFrom, publicUrl: config.publicUrl }),
+    'mail.send': mailHandler(handle.db, { smtpUrl: config.smtpUrl, from: config.mailFrom, publicUrl: config.publicUrl }),
     ...storyJobs(handle, config.publicUrl),
     ...alertJobs(handle, config.publicUrl),
     ...hotspotJobs(handle, config.publicUrl),

@@ -84,6 +84,35 @@ describe(`durable jobs on ${TEST_DB}`, () => {
     expect(done).toEqual({ status: 'done', attempts: 2 });
   });
 
+  it('gives a batch handler its jobs together, and runs them one by one when the batch fails', async () => {
+    const batches: number[][] = [];
+    const alone: number[] = [];
+    let failBatch = false;
+    const handler = Object.assign(
+      async (p: unknown) => {
+        alone.push((p as { n: number }).n);
+      },
+      {
+        batch: async (jobs: Array<{ payload: unknown; jobId: number }>) => {
+          if (failBatch) throw new Error('the batch failed');
+          batches.push(jobs.map((j) => (j.payload as { n: number }).n));
+        },
+      },
+    );
+    const worker = new JobWorker(t.handle, { log: silent, handlers: { 'test.batch': handler } });
+    for (const n of [1, 2, 3]) await enqueue(t.handle.db, { kind: 'test.batch', payload: { n } });
+    expect(await worker.drain()).toBe(3);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(alone).toEqual([]);
+    failBatch = true;
+    for (const n of [4, 5]) await enqueue(t.handle.db, { kind: 'test.batch', payload: { n } });
+    expect(await worker.drain()).toBe(2);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(alone).toEqual([4, 5]);
+    const statuses = await t.handle.db.selectFrom('jobs').select(['status', 'attempts']).where('kind', '=', 'test.batch').execute();
+    expect(statuses).toEqual(Array.from({ length: 5 }, () => ({ status: 'done', attempts: 1 })));
+  });
+
   it('takes back a job whose worker died (its lease ran out)', async () => {
     await enqueue(t.handle.db, { kind: 'test.lease', payload: {}, dedupeKey: 'lease-1' });
     await t.handle.db.updateTable('jobs').set({ status: 'running', attempts: 1, locked_until: new Date(Date.now() - 1000).toISOString() }).where('dedupe_key', '=', 'lease-1').execute();

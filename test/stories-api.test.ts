@@ -5,6 +5,7 @@ import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
 import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+import { MAX_ATTEMPTS } from '../src/stories/intake.ts';
 
 let t: TestApp;
 let moderatorKey: string;
@@ -57,6 +58,25 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     await checkTold(t.handle);
     const n = await t.handle.db.selectFrom('stories').select('id').where('title', '=', 'Double submitted story').execute();
     expect(n).toHaveLength(1);
+  });
+
+  it('keeps a story that cannot be stored in the intake with its error, and stores the others', async () => {
+    const good = (await post({ ...story, title: 'Stored beside a bad one', email: undefined })).json().id as string;
+    const row = await t.handle.db.selectFrom('story_intake').selectAll().where('story_id', '=', good).executeTakeFirstOrThrow();
+    // A row whose service no longer exists: storing it breaks a foreign key.
+    const payload = JSON.parse(row.payload) as { services: Array<{ id: string }> };
+    payload.services[0]!.id = 'no-such-service';
+    await t.handle.db
+      .insertInto('story_intake')
+      .values({ story_id: 'bad-story-0001', ref: 'CV-BADBAD01', idempotency_key: null, payload: JSON.stringify(payload), received_at: row.received_at, last_error: null })
+      .execute();
+    await checkTold(t.handle);
+    expect(await t.handle.db.selectFrom('stories').select('id').where('id', 'in', [good, 'bad-story-0001']).execute()).toEqual([{ id: good }]);
+    const left = await t.handle.db.selectFrom('story_intake').select(['story_id', 'attempts', 'last_error']).execute();
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatchObject({ story_id: 'bad-story-0001', attempts: MAX_ATTEMPTS });
+    expect(left[0]!.last_error).toMatch(/foreign key/i);
+    await t.handle.db.deleteFrom('story_intake').where('story_id', '=', 'bad-story-0001').execute();
   });
 
   it('refuses bad stories with a clear 400 and stores nothing', async () => {

@@ -98,7 +98,9 @@ const INTAKE_BATCH_WHILE_BUSY = 16;
 export class JobWorker {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  /** Ends the loop's current rest (idle, or yielding to requests). */
+  private endRest: (() => void) | undefined;
+  private yielding = false;
   private readonly id = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 
   constructor(
@@ -115,14 +117,14 @@ export class JobWorker {
   /** Finishes the jobs in hand, then stops; a job not yet claimed stays queued for the next start. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
-    this.stopYield?.();
+    this.endRest?.();
     await this.loop;
   }
 
   /** Called after enqueueing in this process so new work starts at once, not at the next poll. */
   wake(): void {
-    this.wakeUp?.();
+    // New work ends an idle rest at once; a loop that is yielding to requests keeps to its pace.
+    if (!this.yielding) this.endRest?.();
   }
 
   /** Runs every job that is due now, then returns how many ran (tests and the CLI use it). */
@@ -133,45 +135,34 @@ export class JobWorker {
   }
 
   private async run(): Promise<void> {
-    let yielding = false;
     while (this.running) {
       let worked = false;
       const started = performance.now();
       try {
         // While people are being answered, small steps: storing a batch of stories holds the event
         // loop (SQLite is synchronous) for as long as it takes.
-        const small: number = yielding ? INTAKE_BATCH_WHILE_BUSY : INTAKE_BATCH;
-        worked = ((await this.opts.intake?.(small)) ?? 0) + (await this.runBatch(yielding ? small : Infinity)) > 0;
+        const step = this.yielding ? INTAKE_BATCH_WHILE_BUSY : INTAKE_BATCH;
+        worked = ((await this.opts.intake?.(step)) ?? 0) + (await this.runBatch(this.yielding ? step : Infinity)) > 0;
       } catch (err) {
         // The database may be restarting: wait and try again rather than die.
         this.opts.log.warn({ err }, 'job loop could not claim a job');
       }
-      yielding = worked && this.opts.busy?.() === true;
-      if ((!worked || yielding) && this.running) {
+      this.yielding = worked && this.opts.busy?.() === true;
+      if ((!worked || this.yielding) && this.running) {
+        // Yielding, the loop takes at most a tenth of the time: it rests nine times as long as it
+        // worked, and at least yieldMs.
+        const ms = this.yielding ? Math.max(this.opts.yieldMs ?? 200, 9 * (performance.now() - started)) : (this.opts.pollMs ?? 500);
         await new Promise<void>((resolve) => {
-          // Yielding, the loop takes at most a tenth of the time: it rests nine times as long as it
-          // worked, and at least yieldMs.
-          const rest = Math.max(this.opts.yieldMs ?? 200, 9 * (performance.now() - started));
-          const t = setTimeout(resolve, yielding ? rest : (this.opts.pollMs ?? 500));
-          // New work wakes an idle loop at once; a loop that is yielding keeps to its pace.
-          this.wakeUp = yielding
-            ? undefined
-            : () => {
-                clearTimeout(t);
-                resolve();
-              };
-          if (yielding) this.stopYield = () => {
+          const t = setTimeout(resolve, ms);
+          this.endRest = () => {
             clearTimeout(t);
             resolve();
           };
         });
-        this.wakeUp = undefined;
-        this.stopYield = undefined;
+        this.endRest = undefined;
       }
     }
   }
-
-  private stopYield: (() => void) | undefined;
 
   private async claim(limit: number): Promise<Array<Selectable<JobTable>>> {
     const t = now();
@@ -214,8 +205,11 @@ export class JobWorker {
         // Taken back from dead workers too often: a job that kills its process must not loop forever.
         this.opts.log.error({ job: job.id, kind: job.kind, attempt: job.attempts }, 'job failed for good: its workers kept dying');
         await this.handle.db.updateTable('jobs').set({ status: 'failed', locked_until: null, last_error: 'worker died while running it too many times' }).where('id', '=', job.id).execute();
-      } else if (this.opts.handlers[job.kind]!.batch) byKind.set(job.kind, [...(byKind.get(job.kind) ?? []), job]);
-      else alone.push(job);
+      } else if (this.opts.handlers[job.kind]!.batch) {
+        const group = byKind.get(job.kind) ?? [];
+        group.push(job);
+        byKind.set(job.kind, group);
+      } else alone.push(job);
     }
     for (const [kind, group] of byKind) {
       if (group.length === 1) {
@@ -232,7 +226,7 @@ export class JobWorker {
     }
     for (const job of alone.sort((a, b) => a.id - b.id)) if (await this.runOne(job)) done.push(job.id);
     if (done.length) {
-      await this.handle.write((trx) => trx.updateTable('jobs').set({ status: 'done', done_at: now(), locked_until: null, last_error: null }).where('id', 'in', done).execute());
+      await this.handle.db.updateTable('jobs').set({ status: 'done', done_at: now(), locked_until: null, last_error: null }).where('id', 'in', done).execute();
     }
     return jobs.length;
   }

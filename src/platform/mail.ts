@@ -1,7 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { Transaction } from 'kysely';
 import type { Database } from './db/schema.ts';
-import type { Db, DbHandle } from './db/index.ts';
+import type { Db } from './db/index.ts';
 import { now } from './db/index.ts';
 import { enqueue, type EnqueueOptions, type JobHandler } from './jobs.ts';
 
@@ -24,24 +24,21 @@ export async function queueMail(trx: Transaction<Database> | Db, msg: MailMessag
 /** The job that sends a mail, for enqueueMany. */
 export const mailJob = (msg: MailMessage, dedupeKey?: string): EnqueueOptions => ({ kind: 'mail.send', payload: msg, dedupeKey });
 
-export function mailHandler(handle: DbHandle, opts: { smtpUrl?: string; from: string; publicUrl: string }): JobHandler {
+export function mailHandler(db: Db, opts: { smtpUrl?: string; from: string; publicUrl: string }): JobHandler {
   const transport = opts.smtpUrl ? nodemailer.createTransport(opts.smtpUrl) : undefined;
   const host = new URL(opts.publicUrl).hostname || 'carevoice.local';
-  const db = handle.db;
-  // Many at once: one read of which are already kept or sent, one commit keeping the new ones, then
-  // each sent over SMTP in turn and marked sent together.
+  // Many at once: one read of which are already kept or sent, one statement keeping the new ones,
+  // then each sent over SMTP in turn and marked sent together.
   const sendAll = async (jobs: Array<{ payload: unknown; jobId: number }>) => {
     const mails = jobs.map((j) => ({ ...(j.payload as MailMessage), id: `job-${j.jobId}` }));
     const existing = new Map((await db.selectFrom('mail').select(['id', 'status']).where('id', 'in', mails.map((m) => m.id)).execute()).map((m) => [m.id, m.status]));
     const fresh = mails.filter((m) => !existing.has(m.id));
     if (fresh.length) {
-      await handle.write((trx) =>
-        trx
-          .insertInto('mail')
-          .values(fresh.map((m) => ({ id: m.id, to_address: m.to, subject: m.subject, text_body: m.text, status: 'stored', created_at: now(), sent_at: null })))
-          .onConflict((oc) => oc.column('id').doNothing())
-          .execute(),
-      );
+      await db
+        .insertInto('mail')
+        .values(fresh.map((m) => ({ id: m.id, to_address: m.to, subject: m.subject, text_body: m.text, status: 'stored', created_at: now(), sent_at: null })))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
     }
     if (!transport) return;
     const sent: string[] = [];

@@ -12,9 +12,9 @@ import type { TagGroup } from './vocabulary.ts';
 /**
  * The story intake: how a story told is acknowledged fast and never lost.
  *
- * Telling a story (tellStory) validates it, then appends one row here, in a transaction that shares
- * its commit with the other stories told at that moment (group commit), and answers 201 once that
- * commit is durable. Storing a story for good costs far more: its checks (identifying details,
+ * Telling a story (tellStory) validates it, then appends one row here (on SQLite through a writer
+ * thread that commits the stories told at that moment together, see intake-writer.ts), and answers
+ * 201 once that commit is durable. Storing a story for good costs far more: its checks (identifying details,
  * safeguarding, criticality, themes: the language models), the stories row and its full-text index,
  * its services, tags, findings, events and jobs, each with indexes keyed by random ids. The intake
  * processor (processIntake, run by the job loop) does that in batches and moves each story out of

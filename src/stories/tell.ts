@@ -114,9 +114,9 @@ export interface TellResult {
 }
 
 /**
- * Tells a story: validates it and appends it to the story intake, in a transaction that may share
- * its commit with other stories told at the same moment (group commit); the story is acknowledged
- * once that commit is durable. Its checks and its storing (see intake.ts) follow in the background,
+ * Tells a story: validates it and appends it to the story intake (on SQLite through the intake's
+ * writer thread, which commits the stories told at the same moment together; see
+ * intake-writer.ts); the story is acknowledged once that commit is durable. Its checks and its storing (see intake.ts) follow in the background,
  * normally within milliseconds. A repeated idempotency key gives back the story already told (a
  * double submit makes one story).
  */
@@ -170,7 +170,7 @@ export async function tellStory(
     try {
       const admission = { storyId: id, ref, idempotencyKey: opts.idempotencyKey ?? null, receivedAt, payload };
       const writer = intakeWriterFor(handle);
-      await (writer ? writer.admit(admission) : handle.write((trx) => admitStory(trx, admission)));
+      await (writer ? writer.admit(admission) : db.transaction().execute((trx) => admitStory(trx, admission)));
       break;
     } catch (err) {
       const message = err instanceof Error ? err.message : '';

@@ -6,7 +6,6 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type D
 import type { Config } from '../../config.ts';
 import type { Database } from './schema.ts';
 import { migrationsFor } from './migrations.ts';
-import { groupCommit, type Work } from './group-commit.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -18,12 +17,6 @@ export interface DbHandle {
   sqlite?: SqliteDatabase.Database;
   /** The pg pool (LISTEN/NOTIFY needs its own client); absent on SQLite. */
   pool?: pg.Pool;
-  /**
-   * Runs work in a transaction that may share its commit with other work arriving at the same
-   * moment (group commit on SQLite; on PostgreSQL, whose server already groups the WAL flushes of
-   * concurrent commits, a transaction of its own). Resolves once committed.
-   */
-  write<T>(work: Work<T>): Promise<T>;
   /** The SQLite database file; absent on PostgreSQL and for an in-memory database. */
   sqliteFile?: string;
   /** Runs `fn` when the handle closes, before the database connection is (a thread of a feature, say). */
@@ -58,13 +51,13 @@ export function openDatabase(config: Config['database']): DbHandle {
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: slowQueryLog() });
     const closing = closeHooks();
-    return { db, dialect: 'postgres', pool, write: (work) => db.transaction().execute(work), onClose: closing.add, close: () => closing.run().then(() => db.destroy()) };
+    return { db, dialect: 'postgres', pool, onClose: closing.add, close: () => closing.run().then(() => db.destroy()) };
   }
   if (config.file !== ':memory:') fs.mkdirSync(path.dirname(config.file), { recursive: true });
   const sqlite = new SqliteDatabase(config.file);
   // WAL lets readers run beside the one writer. synchronous=FULL makes every commit durable on power
-  // loss, not only on a process crash: a story acknowledged with 201 must survive both. (Group
-  // commits reach the same durability another way: see group-commit.ts.)
+  // loss, not only on a process crash: a story acknowledged with 201 must survive both (the story
+  // intake's writer thread commits the same way, off the event loop: see stories/intake-writer.ts).
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
@@ -79,7 +72,6 @@ export function openDatabase(config: Config['database']): DbHandle {
     dialect: 'sqlite',
     sqlite,
     sqliteFile: file,
-    write: groupCommit(db, file ? { sqlite, walFile: `${file}-wal` } : {}),
     onClose: closing.add,
     close: () => closing.run().then(() => db.destroy()),
   };
