@@ -11,7 +11,8 @@ import type { Database } from '../src/platform/db/schema.ts';
 import { classifyText } from '../src/stories/models.ts';
 import { titleFrom } from '../src/demo/stories.ts';
 import { mulberry32 } from '../src/nlp/classifier/index.ts';
-import { AUTHOR_ROLES, type TagGroup } from '../src/stories/vocabulary.ts';
+import { AUTHOR_ROLES } from '../src/stories/vocabulary.ts';
+import { PSEUDONYMS, tagsFor } from '../src/demo/comments.ts';
 import { criticalityOf, isNegative, loadComments, ratingOf, type Comment } from './lib/comments.ts';
 
 export interface GenerateOptions {
@@ -62,9 +63,6 @@ interface Directory {
   responders: Map<string, string>;
 }
 
-const IMPROVE_BY_LABEL: Record<string, string> = { Access: 'Waiting times', Communication: 'Communication', 'Environment/ facilities': 'Access and facilities', Staff: 'Staff attitude', 'Care received': 'Pain management', Dignity: 'Privacy and dignity' };
-const GOOD_BY_LABEL: Record<string, string> = { Staff: 'Kindness and compassion', Communication: 'Clear information', 'Care received': 'Skilled staff', Access: 'Quick treatment', 'Environment/ facilities': 'Clean environment', Dignity: 'Privacy and dignity respected' };
-const PSEUDONYMS = ['Grateful patient', 'A carer', 'Worried daughter', 'Leeds patient', 'Anonymous', 'Proud mum', 'Frequent visitor', 'A relative', 'First-time patient', 'Regular at the clinic'];
 const REPLIES = {
   positive: 'Thank you for taking the time to tell us about {service}. I have shared your kind words with the whole team, who were delighted to read them.',
   negative: 'Thank you for telling us about your experience with {service}, and I am sorry it fell short. I have shared your story with the team and we are looking at what we can do differently.',
@@ -176,17 +174,6 @@ function addStory(i: number, ctx: StoryContext, out: Batch): number {
   out.events.push({ type: 'story.published', org_id: service.org_id, subject: id, actor_id: null, data: JSON.stringify({ ref, title, criticality, bench: true }), created_at: published });
   addHandling({ id, service, publishedMs, negative, criticality }, ctx, out);
   return body.length;
-}
-
-function tagsFor(c: Comment, negative: boolean, random: () => number): Array<{ group: TagGroup; tag: string }> {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-  const tags: Array<{ group: TagGroup; tag: string }> = [];
-  const label = c.label ?? '';
-  if (negative && IMPROVE_BY_LABEL[label]) tags.push({ group: 'improve', tag: IMPROVE_BY_LABEL[label] });
-  if (!negative && GOOD_BY_LABEL[label]) tags.push({ group: 'good', tag: GOOD_BY_LABEL[label] });
-  if (!negative && random() < 0.5) tags.push({ group: 'felt', tag: pick(['Grateful', 'Reassured', 'Respected']) });
-  if (negative && random() < 0.5) tags.push({ group: 'felt', tag: pick(['Frustrated', 'Anxious', 'Ignored', 'Upset']) });
-  return tags;
 }
 
 /**

@@ -2,25 +2,11 @@
 // trust, imported (classified and indexed) through src/listening/fft.ts against the generated
 // database, in this process.
 import fs from 'node:fs';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { DbHandle } from '../src/platform/db/index.ts';
 import { mulberry32 } from '../src/nlp/classifier/index.ts';
+import { importFftFile } from '../src/listening/fft.ts';
+import { closeAnalysisPool } from '../src/stories/analyse-pool.ts';
 import { loadComments, ratingOf } from './lib/comments.ts';
-import { ROOT } from './lib/paths.ts';
-
-/** The importer's contract (src/listening/fft.ts), written here so the benchmark builds before it exists. */
-export interface FftImportResult {
-  read: number;
-  imported: number;
-  duplicates: number;
-  rejected: number;
-}
-type ImportFftFile = (handle: DbHandle, opts: { orgCode: string; file: string }) => Promise<FftImportResult>;
-
-const IMPORTER = path.join(ROOT, 'src/listening/fft.ts');
-/** The importer analyses on worker threads; `carevoice import fft` closes them after, and so do we. */
-const ANALYSIS_POOL = path.join(ROOT, 'src/stories/analyse-pool.ts');
 
 /** A double-quoted CSV field: comments hold commas, quotes and line breaks. */
 const csvField = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -49,34 +35,18 @@ export function writeFftCsv(file: string, o: { rows: number; serviceCodes: reado
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
-export type ImportOutcome = ({ ok: true; seconds: number; perSecond: number } & FftImportResult) | { ok: false; reason: string };
-
-async function loadImporter(): Promise<ImportFftFile | string> {
-  if (!fs.existsSync(IMPORTER)) return 'src/listening/fft.ts does not exist yet';
-  // Imported by path so that type-checking the benchmark does not depend on the module existing.
-  const mod = (await import(pathToFileURL(IMPORTER).href)) as { importFftFile?: unknown };
-  return typeof mod.importFftFile === 'function' ? (mod.importFftFile as ImportFftFile) : 'src/listening/fft.ts exports no importFftFile';
-}
-
 /** Times one import of the file; the figure is comments imported per second. */
-export async function timeFftImport(handle: DbHandle, o: { file: string; orgCode: string }): Promise<ImportOutcome> {
-  const importFftFile = await loadImporter();
-  if (typeof importFftFile === 'string') return { ok: false, reason: importFftFile };
+export async function timeFftImport(handle: DbHandle, o: { file: string; orgCode: string }) {
   const t0 = performance.now();
   try {
     const r = await importFftFile(handle, { orgCode: o.orgCode, file: o.file });
     const seconds = (performance.now() - t0) / 1000;
-    return { ok: true, ...r, seconds, perSecond: Math.round(r.imported / seconds) };
+    return { ...r, seconds, perSecond: Math.round(r.imported / seconds) };
   } finally {
+    // The importer analyses on worker threads; idle, they would hold their models in this process
+    // through the rest of the run (`carevoice import fft` closes them too).
     await closeAnalysisPool();
   }
-}
-
-/** Idle analysis threads would hold their models in this process through the rest of the run. */
-async function closeAnalysisPool(): Promise<void> {
-  if (!fs.existsSync(ANALYSIS_POOL)) return;
-  const mod = (await import(pathToFileURL(ANALYSIS_POOL).href)) as { closeAnalysisPool?: unknown };
-  if (typeof mod.closeAnalysisPool === 'function') await (mod.closeAnalysisPool as () => Promise<void>)();
 }
 
 /** The codes of an organisation's services below its root (what FFT returns are filed against). */

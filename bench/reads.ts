@@ -19,9 +19,9 @@ function wordsByUse(): Array<[string, number]> {
 }
 
 /**
- * Search queries drawn from the comments: a third common words, a third middling, a third rare
- * (used by two to four comments), and some two-word queries; interleaved, so each stretch of
- * requests has all kinds.
+ * Search queries drawn from the comments, a quarter of each kind: common words, middling ones, rare
+ * ones (used by two to four comments), and two-word queries (common and middling); interleaved, so
+ * each stretch of requests has all kinds.
  */
 export function searchQueries(count = 30, seed = 5): string[] {
   const random = mulberry32(seed);

@@ -76,8 +76,11 @@ async function migrated(db: BenchDatabase): Promise<BenchDatabase> {
   const handle = db.open();
   try {
     await migrate(handle);
-  } finally {
+  } catch (err) {
     await handle.close();
+    await db.drop();
+    throw err;
   }
+  await handle.close();
   return db;
 }

@@ -36,7 +36,11 @@ export async function spawnService(o: SpawnOptions): Promise<Service> {
   readline.createInterface({ input: child.stderr }).on('line', (line) => o.log(`[${o.name}] ${line}`));
   const lines = readline.createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${o.name} did not start within ${o.startTimeoutMs ?? 60_000} ms`)), o.startTimeoutMs ?? 60_000);
+    // One that does not start in time is killed: the run goes on to drop the database under it.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${o.name} did not start within ${o.startTimeoutMs ?? 60_000} ms`));
+    }, o.startTimeoutMs ?? 60_000);
     lines.on('line', (line) => {
       const m = o.ready.exec(line);
       if (m) {

@@ -12,7 +12,8 @@ export interface LatencySummary {
 /** Nearest-rank percentile of an ascending array (NaN when empty). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  // The smallest value with at least p of the values at or below it: rank ceil(p * n), from 1.
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
 /** p50/p95/p99/max of a set of durations in milliseconds. */

@@ -1,48 +1,12 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { DbHandle } from '../platform/db/index.ts';
 import { newId } from '../platform/db/index.ts';
 import { classifyText } from '../stories/models.ts';
 import { newStoryRef, tellStory, titleFrom } from '../stories/tell.ts';
 import { processIntake } from '../stories/intake.ts';
 import { mulberry32 } from '../nlp/classifier/index.ts';
+import { criticalityOf, isNegative, loadComments, PSEUDONYMS, ratingOf, tagsFor, type Comment } from './comments.ts';
 
 export { titleFrom };
-import type { TagGroup } from '../stories/vocabulary.ts';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** One of the real NHS comments in data/comments.jsonl (the demo and the benchmarks draw on them). */
-export interface Comment {
-  text: string;
-  /** phase1: coded acute-trust comments; ambulance: a patient transport service's FFT comments. */
-  source: 'phase1' | 'ambulance';
-  label?: string;
-  /** phase1 only: -4 (very critical) .. 3 (praise). */
-  criticality?: number;
-  /** ambulance only: 1 (very positive) .. 5 (very negative). */
-  sentiment?: number;
-  /** ambulance only: the FFT answer, 1 (very good) .. 5 (very poor); other values mean unanswered. */
-  rating?: number;
-}
-
-const IMPROVE_BY_LABEL: Record<string, string> = {
-  Access: 'Waiting times',
-  Communication: 'Communication',
-  'Environment/ facilities': 'Access and facilities',
-  Staff: 'Staff attitude',
-  'Care received': 'Pain management',
-  Dignity: 'Privacy and dignity',
-};
-const GOOD_BY_LABEL: Record<string, string> = {
-  Staff: 'Kindness and compassion',
-  Communication: 'Clear information',
-  'Care received': 'Skilled staff',
-  Access: 'Quick treatment',
-  'Environment/ facilities': 'Clean environment',
-  Dignity: 'Privacy and dignity respected',
-};
 
 const POSITIVE_REPLIES = [
   'Thank you so much for taking the time to tell us about your experience with {service}. I have shared your kind words with the whole team, who were delighted to read them.',
@@ -64,7 +28,6 @@ const CHANGES: Record<string, string[]> = {
   default: ['We have changed how the team works as a result of this story, and will check in three months that the change has stuck.', 'We now review every story like this at our weekly team meeting and agree one action to take.'],
 };
 
-const PSEUDONYMS = ['Grateful patient', 'A carer', 'Worried daughter', 'Leeds patient', 'Anonymous', 'Proud mum', 'Frequent visitor', 'A relative', 'First-time patient', 'Regular at the clinic'];
 const ROLES = ['patient', 'patient', 'patient', 'carer', 'relative', 'relative', 'other'];
 
 /**
@@ -77,11 +40,7 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
   const db = handle.db;
   const existing = await db.selectFrom('stories').select('id').where('channel', '=', 'demo').limit(1).executeTakeFirst();
   if (existing) return { published: 0, pending: 0 };
-  const comments = fs
-    .readFileSync(path.join(here, 'data', 'comments.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Comment);
+  const comments = loadComments();
   // Seeded, so the demo is the same on every machine.
   const random = mulberry32(20261124);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
@@ -107,15 +66,11 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
   const rows = order.map(({ c }) => {
     const publishedMs = nowMs - Math.floor(random() * year);
     const submittedMs = publishedMs - Math.floor((2 + random() * 46) * 3_600_000);
-    const negative = c.source === 'phase1' ? (c.criticality ?? 0) < 0 : (c.sentiment ?? 3) >= 4;
-    const rating = c.source === 'ambulance' ? (c.rating! >= 1 && c.rating! <= 5 ? c.rating! : null) : negative ? (c.criticality! <= -3 ? 5 : 4) : c.criticality! >= 2 ? 1 : 2;
-    const criticality = c.source === 'phase1' ? Math.max(0, Math.min(5, -(c.criticality ?? 0))) : negative ? (c.sentiment === 5 ? 3 : 2) : 0;
-    const tags: Array<{ group: TagGroup; tag: string }> = [];
+    const negative = isNegative(c);
+    const rating = ratingOf(c);
+    const criticality = criticalityOf(c);
+    const tags = tagsFor(c, negative, random);
     const label = c.label ?? '';
-    if (negative && IMPROVE_BY_LABEL[label]) tags.push({ group: 'improve', tag: IMPROVE_BY_LABEL[label]! });
-    if (!negative && GOOD_BY_LABEL[label]) tags.push({ group: 'good', tag: GOOD_BY_LABEL[label]! });
-    if (!negative && random() < 0.5) tags.push({ group: 'felt', tag: pick(['Grateful', 'Reassured', 'Respected']) });
-    if (negative && random() < 0.5) tags.push({ group: 'felt', tag: pick(['Frustrated', 'Anxious', 'Ignored', 'Upset']) });
     const { themes, sentiment } = classifyText(c.text);
     return {
       id: newId(),
