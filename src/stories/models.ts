@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel, criticalityToScale, type Model } from '../nlp/classifier/index.ts';
+import { loadModel, criticalityToScale, ModelSet, type Model } from '../nlp/classifier/index.ts';
 import { ROOT_DIR } from '../platform/views.ts';
 
 /** The shipped models, loaded once per process on first use (each loads in well under a second). */
@@ -12,6 +12,48 @@ function model(name: string): Model | null {
   }
   return cache.get(name)!;
 }
+
+const STORY_MODELS = ['themes', 'sentiment', 'criticality'] as const;
+type StoryModel = (typeof STORY_MODELS)[number];
+
+/** The three models every story is read by, read together (see ModelSet); undefined if one is missing. */
+let storySet: ModelSet | null | undefined;
+function theStorySet(): ModelSet | null {
+  if (storySet === undefined) {
+    const models = STORY_MODELS.map(model);
+    storySet = models.every((m): m is Model => m !== null) ? new ModelSet(models) : null;
+  }
+  return storySet;
+}
+
+/** A story model's label probabilities for one text, and the labels it chooses (best first). */
+interface Reading {
+  model: Model;
+  p: Float64Array;
+  chosen: number[];
+}
+
+/**
+ * What each story model makes of a text; the last text's answers are kept, as the criticality is
+ * asked for twice in a row (by classifyText and suggestCriticality).
+ */
+let lastRead: { text: string; readings: Partial<Record<StoryModel, Reading>> } | undefined;
+function read(text: string): Partial<Record<StoryModel, Reading>> {
+  if (lastRead?.text === text) return lastRead.readings;
+  const set = theStorySet();
+  const zs = set?.decisions(text);
+  const readings: Partial<Record<StoryModel, Reading>> = {};
+  STORY_MODELS.forEach((name, i) => {
+    const m = model(name);
+    if (!m) return;
+    const p = zs ? m.probabilitiesOf(zs[i] as Float64Array) : m.probabilities(text);
+    readings[name] = { model: m, p, chosen: m.chooseLabels(p) };
+  });
+  lastRead = { text, readings };
+  return readings;
+}
+
+const bestLabel = (r: Reading | undefined): string | undefined => (r && r.chosen.length ? r.model.labels[r.chosen[0] as number] : undefined);
 
 /**
  * The system's suggestion of criticality (0-5): the criticality model trained on the NHS coded
@@ -25,18 +67,10 @@ export function suggestCriticality(text: string, opts: { urgent: boolean; rating
   return Math.min(5, level);
 }
 
-/** The criticality model's level (0-5) for a text; the last answer is kept, as callers ask twice in a row. */
-let lastCriticality: { text: string; level: number } | undefined;
+/** The criticality model's level (0-5) for a text. */
 function criticalityLevel(text: string): number {
-  if (lastCriticality?.text === text) return lastCriticality.level;
-  const m = model('criticality');
-  let level = 0;
-  if (m) {
-    const [label] = m.predict(text).labels;
-    if (label !== undefined) level = criticalityToScale(label);
-  }
-  lastCriticality = { text, level };
-  return level;
+  const label = bestLabel(read(text).criticality);
+  return label === undefined ? 0 : criticalityToScale(label);
 }
 
 /**
@@ -63,23 +97,25 @@ const TOPIC_FLOOR = 0.08;
  * unsure on short posts, and "dirty toilets" told four ways should still meet under one theme).
  */
 export function classifyText(text: string): { themes: Array<{ label: string; score: number }>; sentiment: string | null; topics: string[] } {
-  const themesModel = model('themes');
-  const sentimentModel = model('sentiment');
+  const readings = read(text);
   let themes: Array<{ label: string; score: number }> = [];
   let topics: string[] = [];
-  if (themesModel) {
-    const p = themesModel.predict(text);
-    topics = Object.entries(p.scores)
-      .filter(([label, score]) => !NOT_A_TOPIC.has(label) && score >= TOPIC_FLOOR)
-      .sort((a, b) => b[1] - a[1])
+  const r = readings.themes;
+  if (r) {
+    const { labels } = r.model;
+    const p = r.p;
+    const candidates: number[] = [];
+    for (let k = 0; k < labels.length; k++) if ((p[k] as number) >= TOPIC_FLOOR && !NOT_A_TOPIC.has(labels[k] as string)) candidates.push(k);
+    topics = candidates
+      .sort((a, b) => (p[b] as number) - (p[a] as number))
       .slice(0, 3)
-      .map(([label]) => label);
-    themes = p.labels
-      .filter((l) => l !== 'Not assigned' && l !== 'Labelling not possible')
-      .map((label) => ({ label, score: Math.round((p.scores[label] ?? 0) * 1000) / 1000 }))
+      .map((k) => labels[k] as string);
+    themes = r.chosen
+      .filter((k) => labels[k] !== 'Not assigned' && labels[k] !== 'Labelling not possible')
+      .map((k) => ({ label: labels[k] as string, score: Math.round((p[k] as number) * 1000) / 1000 }))
       .sort((a, b) => b.score - a.score);
   }
-  const sentiment = blendSentiment(sentimentModel ? (sentimentModel.predict(text).labels[0] ?? null) : null, criticalityLevel(text));
+  const sentiment = blendSentiment(bestLabel(readings.sentiment) ?? null, criticalityLevel(text));
   return { themes, sentiment, topics };
 }
 

@@ -15,6 +15,7 @@ export {
   type CsvDocs,
   type HoldoutResult,
 } from './api.ts';
+export { ModelSet } from './model-set.ts';
 export { loadModel, saveModel, Model, type ModelKind, type ModelFile, type Prediction } from './model.ts';
 export {
   fitModel,

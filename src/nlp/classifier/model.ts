@@ -42,13 +42,24 @@ export interface Prediction {
   scores: Record<string, number>;
 }
 
+/**
+ * Weights as the model file keeps them: w[f * K + k] = q[f * K + k] * scales[k]. A loaded model
+ * keeps them so and multiplies each label's sum by its scale once. A comment's few hundred weight
+ * rows lie scattered over megabytes and come from memory rather than the processor's caches, so
+ * half the bytes is most of what predicting costs.
+ */
+export interface QuantisedWeights {
+  q: Int16Array;
+  scales: Float64Array;
+}
+
 export interface LinearParts {
   kind: ModelKind;
   labels: string[];
   loss: Loss;
   vectorizer: Vectorizer;
-  /** feature-major weights */
-  weights: Float32Array;
+  /** feature-major weights: floats from training, or a loaded file's int16 values */
+  weights: Float32Array | QuantisedWeights;
   biases: Float64Array;
   scoreScale: number;
   thresholds?: Float64Array;
@@ -85,21 +96,36 @@ export class Model {
     const { vectorizer, weights, biases } = this.parts;
     const K = this.labels.length;
     const z = this.z;
-    z.set(biases);
     const nnz = vectorizer.vectorize(text);
     const vIdx = vectorizer.vIdx;
     const vVal = vectorizer.vVal;
+    if (weights instanceof Float32Array) {
+      z.set(biases);
+      for (let i = 0; i < nnz; i++) {
+        const base = (vIdx[i] as number) * K;
+        const v = vVal[i] as number;
+        for (let k = 0; k < K; k++) z[k] = (z[k] as number) + (weights[base + k] as number) * v;
+      }
+      return z;
+    }
+    const { q, scales } = weights;
+    z.fill(0);
     for (let i = 0; i < nnz; i++) {
       const base = (vIdx[i] as number) * K;
       const v = vVal[i] as number;
-      for (let k = 0; k < K; k++) z[k] = (z[k] as number) + (weights[base + k] as number) * v;
+      for (let k = 0; k < K; k++) z[k] = (z[k] as number) + (q[base + k] as number) * v;
     }
+    for (let k = 0; k < K; k++) z[k] = (biases[k] as number) + (z[k] as number) * (scales[k] as number);
     return z;
   }
 
   /** Per-label probabilities (independent sigmoids; for single-label they are normalised to sum 1). */
   probabilities(text: string): Float64Array {
-    const z = this.decision(text);
+    return this.probabilitiesOf(this.decision(text));
+  }
+
+  /** Probabilities from decision values (this model's, computed here or by a `ModelSet`). */
+  probabilitiesOf(z: Float64Array): Float64Array {
     const K = z.length;
     const s = this.parts.scoreScale;
     const p = new Float64Array(K);
@@ -151,7 +177,12 @@ export class Model {
   }
 
   predict(text: string): Prediction {
-    const p = this.probabilities(text);
+    return this.predictionOf(this.decision(text));
+  }
+
+  /** The prediction for decision values (this model's, computed here or by a `ModelSet`). */
+  predictionOf(z: Float64Array): Prediction {
+    const p = this.probabilitiesOf(z);
     const scores: Record<string, number> = {};
     this.labels.forEach((l, k) => {
       scores[l] = p[k] as number;
@@ -161,17 +192,7 @@ export class Model {
 
   toFile(): ModelFile {
     const { parts } = this;
-    const K = parts.labels.length;
-    const F = parts.vectorizer.size;
-    const scales: number[] = [];
-    const q = new Int16Array(F * K);
-    for (let k = 0; k < K; k++) {
-      let m = 0;
-      for (let f = 0; f < F; f++) m = Math.max(m, Math.abs(parts.weights[f * K + k] as number));
-      const scale = m > 0 ? m / 32767 : 1;
-      scales.push(scale);
-      for (let f = 0; f < F; f++) q[f * K + k] = Math.round((parts.weights[f * K + k] as number) / scale);
-    }
+    const { q, scales } = quantise(parts.weights, parts.labels.length);
     const file: ModelFile = {
       format: MODEL_FORMAT,
       version: 1,
@@ -181,7 +202,7 @@ export class Model {
       features: parts.vectorizer.config,
       featureIds: toBase64(parts.vectorizer.featureIds),
       idf: toBase64(parts.vectorizer.idf),
-      weights: { encoding: 'int16', scales, data: toBase64(q) },
+      weights: { encoding: 'int16', scales: Array.from(scales), data: toBase64(q) },
       biases: Array.from(parts.biases),
       scoreScale: parts.scoreScale,
     };
@@ -203,16 +224,13 @@ export class Model {
     const K = file.labels.length;
     const q = new Int16Array(fromBase64(file.weights.data));
     if (q.length !== ids.length * K || file.biases.length !== K) throw new Error('model file weights do not match its features and labels');
-    const w = new Float32Array(q.length);
-    for (let f = 0; f < ids.length; f++) {
-      for (let k = 0; k < K; k++) w[f * K + k] = (q[f * K + k] as number) * (file.weights.scales[k] as number);
-    }
+    if (file.weights.scales.length !== K) throw new Error('model file weights do not match its features and labels');
     const parts: LinearParts = {
       kind: file.kind,
       labels: file.labels,
       loss: file.loss,
       vectorizer,
-      weights: w,
+      weights: { q, scales: Float64Array.from(file.weights.scales) },
       biases: Float64Array.from(file.biases),
       scoreScale: file.scoreScale,
     };
@@ -223,6 +241,22 @@ export class Model {
     if (file.info) parts.info = file.info;
     return new Model(parts);
   }
+}
+
+/** Each label's weights as int16 steps of its largest weight (a loaded model's weights stay as they are). */
+export function quantise(weights: Float32Array | QuantisedWeights, K: number): QuantisedWeights {
+  if (!(weights instanceof Float32Array)) return weights;
+  const F = weights.length / K;
+  const scales = new Float64Array(K);
+  const q = new Int16Array(F * K);
+  for (let k = 0; k < K; k++) {
+    let m = 0;
+    for (let f = 0; f < F; f++) m = Math.max(m, Math.abs(weights[f * K + k] as number));
+    const scale = m > 0 ? m / 32767 : 1;
+    scales[k] = scale;
+    for (let f = 0; f < F; f++) q[f * K + k] = Math.round((weights[f * K + k] as number) / scale);
+  }
+  return { q, scales };
 }
 
 export function saveModel(model: Model, path: string): number {

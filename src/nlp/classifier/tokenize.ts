@@ -30,8 +30,8 @@ const BIGRAM_SEED = 0x5bd1e995;
 const TRIGRAM_SEED = 0x1b873593;
 const CHAR_SEED = 0x7feb352d;
 
-/** 0 = separator, 1 = token character, 2 = apostrophe (dropped inside a token). */
-function charClass(c: number): number {
+/** 0 = separator, 1 = token character, 2 = apostrophe (dropped inside a token); of a lower-cased code. */
+export function charClass(c: number): number {
   if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) return 1;
   if (c === 39 || c === 8217 || c === 8216 || c === 96) return 2;
   if (c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7) return 1;
@@ -57,7 +57,7 @@ export function tokenize(text: string): string[] {
   return out;
 }
 
-function fmix(h: number): number {
+export function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -66,8 +66,45 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
-function fnvStep(h: number, c: number): number {
+export function fnvStep(h: number, c: number): number {
   return Math.imul(h ^ c, 16777619);
+}
+
+/** The running hash of a word starts here; `fnvStep` adds each of its characters. */
+export const WORD_HASH_START = (2166136261 ^ WORD_SEED) | 0;
+const CHAR_HASH_START = (2166136261 ^ CHAR_SEED) | 0;
+
+/** Bucket of a word bigram or trigram from its words' raw hashes (as `extract` computes it). */
+export function bigramBucket(a: number, b: number, mask: number): number {
+  let g = BIGRAM_SEED;
+  g = Math.imul(g ^ a, 0x9e3779b1) ^ (g >>> 15);
+  g = Math.imul(g ^ b, 0x9e3779b1) ^ (g >>> 15);
+  return fmix(g) & mask;
+}
+export function trigramBucket(a: number, b: number, c: number, mask: number): number {
+  let g = TRIGRAM_SEED;
+  g = Math.imul(g ^ a, 0x9e3779b1) ^ (g >>> 15);
+  g = Math.imul(g ^ b, 0x9e3779b1) ^ (g >>> 15);
+  g = Math.imul(g ^ c, 0x9e3779b1) ^ (g >>> 15);
+  return fmix(g) & mask;
+}
+
+/**
+ * Calls `emit` with the bucket of each char_wb n-gram of one token, in order of start then length:
+ * `codes[1..len]` hold its characters; `codes[0]` and `codes[len + 1]` are set to the padding space.
+ */
+export function forEachCharNgram(codes: Int32Array, len: number, min: number, max: number, mask: number, emit: (bucket: number) => void): void {
+  codes[0] = 32;
+  codes[len + 1] = 32;
+  const plen = len + 2;
+  for (let start = 0; start < plen; start++) {
+    let g = CHAR_HASH_START;
+    const end = Math.min(plen, start + max);
+    for (let j = start; j < end; j++) {
+      g = fnvStep(g, codes[j] as number);
+      if (j - start + 1 >= min) emit(fmix(g) & mask);
+    }
+  }
 }
 
 export function hashWord(word: string): number {
@@ -102,6 +139,50 @@ export function charNgrams(word: string, min: number, max: number): string[] {
   return out;
 }
 
+/** `a` itself when it holds `need` values, else a copy twice as long (or longer). */
+export function grown<T extends Int32Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const bigger = new Int32Array(Math.max(need, a.length * 2));
+  bigger.set(a);
+  return bigger as T;
+}
+
+/**
+ * Splits a lower-cased text into word tokens without making a string per token: for each, calls
+ * `onToken` with where it starts and ends in `s`, its length without apostrophes, and its raw word
+ * hash; its character codes are in `codes[1..len]` (room is left either side for the char_wb
+ * padding) until the next token.
+ */
+export class TokenScanner {
+  codes: Int32Array = new Int32Array(256);
+
+  scan(s: string, onToken: (start: number, end: number, len: number, hash: number) => void): void {
+    let tokLen = 0;
+    let tokStart = 0;
+    let h = 0;
+    const len = s.length;
+    for (let i = 0; i <= len; i++) {
+      const c = i < len ? s.charCodeAt(i) : 32;
+      const k = charClass(c);
+      if (k === 1) {
+        if (tokLen === 0) {
+          h = WORD_HASH_START;
+          tokStart = i;
+        }
+        h = fnvStep(h, c);
+        this.codes = grown(this.codes, tokLen + 3);
+        this.codes[tokLen + 1] = c;
+        tokLen++;
+        continue;
+      }
+      if (k === 2 && tokLen > 0) continue;
+      if (tokLen === 0) continue;
+      onToken(tokStart, i, tokLen, h);
+      tokLen = 0;
+    }
+  }
+}
+
 /**
  * Reusable extractor: writes global feature indices (word block in [0, 2^bits), char block in
  * [2^bits, 2^(bits+1))) into an internal buffer and returns how many it wrote.
@@ -112,7 +193,7 @@ export class HashedFeaturizer {
   private readonly charOffset: number;
   out: Int32Array = new Int32Array(4096);
   private wordHashes: Int32Array = new Int32Array(512);
-  private codes: Int32Array = new Int32Array(256);
+  private readonly scanner = new TokenScanner();
 
   constructor(config: FeatureConfig) {
     this.config = config;
@@ -121,89 +202,30 @@ export class HashedFeaturizer {
   }
 
   private push(n: number, v: number): number {
-    if (n >= this.out.length) {
-      const bigger = new Int32Array(this.out.length * 2);
-      bigger.set(this.out);
-      this.out = bigger;
-    }
+    this.out = grown(this.out, n + 1);
     this.out[n] = v;
     return n + 1;
   }
 
-  /** Returns the number of feature indices written to `this.out`; `wordCount` is set as a side value. */
+  /** Returns the number of feature indices written to `this.out`. */
   extract(text: string): number {
-    const s = text.toLowerCase();
     const cfg = this.config;
     const [wMin, wMax] = cfg.wordNgrams;
     const [cMin, cMax] = cfg.charNgrams;
     const doChars = cMax > 0;
     let n = 0;
     let nWords = 0;
-    let tokLen = 0;
-    let h = 0;
-    const len = s.length;
-    for (let i = 0; i <= len; i++) {
-      const c = i < len ? s.charCodeAt(i) : 32;
-      const k = charClass(c);
-      if (k === 1) {
-        if (tokLen === 0) h = (2166136261 ^ WORD_SEED) | 0;
-        h = fnvStep(h, c);
-        if (doChars) {
-          if (tokLen + 2 >= this.codes.length) {
-            const bigger = new Int32Array(this.codes.length * 2);
-            bigger.set(this.codes);
-            this.codes = bigger;
-          }
-          this.codes[tokLen + 1] = c;
-        }
-        tokLen++;
-        continue;
-      }
-      if (k === 2 && tokLen > 0) continue;
-      if (tokLen === 0) continue;
-      // end of a token
-      if (nWords >= this.wordHashes.length) {
-        const bigger = new Int32Array(this.wordHashes.length * 2);
-        bigger.set(this.wordHashes);
-        this.wordHashes = bigger;
-      }
-      this.wordHashes[nWords++] = h;
-      if (doChars) {
-        const codes = this.codes;
-        codes[0] = 32;
-        codes[tokLen + 1] = 32;
-        const plen = tokLen + 2;
-        for (let start = 0; start < plen; start++) {
-          let g = (2166136261 ^ CHAR_SEED) | 0;
-          const end = Math.min(plen, start + cMax);
-          for (let j = start; j < end; j++) {
-            g = fnvStep(g, codes[j] as number);
-            if (j - start + 1 >= cMin) n = this.push(n, this.charOffset + (fmix(g) & this.mask));
-          }
-        }
-      }
-      tokLen = 0;
-    }
+    const emitChar = (b: number) => (n = this.push(n, this.charOffset + b));
+    this.scanner.scan(text.toLowerCase(), (_start, _end, len, hash) => {
+      this.wordHashes = grown(this.wordHashes, nWords + 1);
+      this.wordHashes[nWords++] = hash;
+      if (doChars) forEachCharNgram(this.scanner.codes, len, cMin, cMax, this.mask, emitChar);
+    });
     if (wMax > 0) {
       const wh = this.wordHashes;
       if (wMin <= 1) for (let i = 0; i < nWords; i++) n = this.push(n, fmix(wh[i] as number) & this.mask);
-      if (wMin <= 2 && wMax >= 2) {
-        for (let i = 0; i + 1 < nWords; i++) {
-          let g = BIGRAM_SEED;
-          g = Math.imul(g ^ (wh[i] as number), 0x9e3779b1) ^ (g >>> 15);
-          g = Math.imul(g ^ (wh[i + 1] as number), 0x9e3779b1) ^ (g >>> 15);
-          n = this.push(n, fmix(g) & this.mask);
-        }
-      }
-      if (wMax >= 3) {
-        for (let i = 0; i + 2 < nWords; i++) {
-          let g = TRIGRAM_SEED;
-          g = Math.imul(g ^ (wh[i] as number), 0x9e3779b1) ^ (g >>> 15);
-          g = Math.imul(g ^ (wh[i + 1] as number), 0x9e3779b1) ^ (g >>> 15);
-          g = Math.imul(g ^ (wh[i + 2] as number), 0x9e3779b1) ^ (g >>> 15);
-          n = this.push(n, fmix(g) & this.mask);
-        }
-      }
+      if (wMin <= 2 && wMax >= 2) for (let i = 0; i + 1 < nWords; i++) n = this.push(n, bigramBucket(wh[i] as number, wh[i + 1] as number, this.mask));
+      if (wMax >= 3) for (let i = 0; i + 2 < nWords; i++) n = this.push(n, trigramBucket(wh[i] as number, wh[i + 1] as number, wh[i + 2] as number, this.mask));
     }
     return n;
   }

@@ -35,7 +35,14 @@ export class Vectorizer {
   readonly idf: Float32Array;
   /** features [0, nWord) are word features, the rest char features. */
   readonly nWord: number;
-  private readonly table: Int32Array;
+  /**
+   * Bucket id -> feature number, as an open-addressing hash table (keys and values interleaved,
+   * about three slots per feature). A dense array over the whole hash space would be 8 MB per model;
+   * the three models read for each comment would then miss the processor's caches on most of a
+   * comment's several hundred n-grams, which cost more than the rest of classifying.
+   */
+  private readonly slots: Int32Array;
+  private readonly slotMask: number;
   private readonly featurizer: ReturnType<typeof sharedFeaturizer>;
   private counts: Float64Array;
   /** output of the last vectorize() call */
@@ -48,12 +55,21 @@ export class Vectorizer {
     this.featureIds = featureIds;
     this.idf = idf;
     const charOffset = 1 << config.hashBits;
-    this.table = new Int32Array(charOffset * 2).fill(-1);
+    let size = 16;
+    while (size < featureIds.length * 3) size *= 2;
+    this.slots = new Int32Array(size * 2).fill(-1);
+    this.slotMask = size - 1;
     let nWord = 0;
     for (let i = 0; i < featureIds.length; i++) {
       const g = featureIds[i] as number;
-      if (g < 0 || g >= this.table.length) throw new Error('model feature id out of range');
-      this.table[g] = i;
+      if (g < 0 || g >= charOffset * 2) throw new Error('model feature id out of range');
+      let s = Math.imul(g, 0x9e3779b1) & this.slotMask;
+      while (this.slots[2 * s] !== -1) {
+        if (this.slots[2 * s] === g) throw new Error('model feature ids repeat');
+        s = (s + 1) & this.slotMask;
+      }
+      this.slots[2 * s] = g;
+      this.slots[2 * s + 1] = i;
       if (g < charOffset) nWord = i + 1;
     }
     this.nWord = nWord;
@@ -108,7 +124,8 @@ export class Vectorizer {
     }
     const n = shared.lastN;
     const out = shared.featurizer.out;
-    const table = this.table;
+    const slots = this.slots;
+    const mask = this.slotMask;
     const counts = this.counts;
     if (this.vIdx.length < n) {
       this.vIdx = new Int32Array(n * 2);
@@ -118,8 +135,15 @@ export class Vectorizer {
     const vVal = this.vVal;
     let nnz = 0;
     for (let i = 0; i < n; i++) {
-      const c = table[out[i] as number] as number;
-      if (c < 0) continue;
+      const g = out[i] as number;
+      let s = Math.imul(g, 0x9e3779b1) & mask;
+      let key = slots[2 * s] as number;
+      while (key !== g && key !== -1) {
+        s = (s + 1) & mask;
+        key = slots[2 * s] as number;
+      }
+      if (key === -1) continue;
+      const c = slots[2 * s + 1] as number;
       if (counts[c] === 0) vIdx[nnz++] = c;
       counts[c] = (counts[c] as number) + 1;
     }
