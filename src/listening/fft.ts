@@ -7,7 +7,7 @@ import { AppError } from '../platform/errors.ts';
 import { enqueue } from '../platform/jobs.ts';
 import { sha256 } from '../platform/auth/tokens.ts';
 import { findingRows, type Analysis } from '../stories/analyse.ts';
-import { analyseAll } from '../stories/analyse-pool.ts';
+import { analyseAll, asFinished, startAnalysisPool } from '../stories/analyse-pool.ts';
 import { newStoryRef, titleFrom } from '../stories/tell.ts';
 
 /**
@@ -106,7 +106,12 @@ function fftProblems(problems: string[]): AppError {
 
 const fftTitle = (comment: string) => titleFrom(comment) || 'Friends and Family Test comment';
 
+/** A file this large holds more comments than this thread should analyse alone (at ~150 bytes each). */
+const POOL_FILE_BYTES = 64 * 1024;
+
 export async function importFftFile(handle: DbHandle, opts: { orgCode: string; file: string; actorId?: string | null }): Promise<FftImportResult> {
+  // The analysis threads load their models while this one reads and checks the file.
+  if (fs.existsSync(opts.file) && fs.statSync(opts.file).size > POOL_FILE_BYTES) startAnalysisPool();
   const rows = await readFftFile(opts.file);
   return importFftRows(handle, { ...opts, rows });
 }
@@ -141,22 +146,24 @@ export async function importFftRows(handle: DbHandle, opts: { orgCode: string; r
   }
   const duplicates = keyed.length - fresh.length;
 
-  // The models run on every core while this thread writes each batch as soon as it is analysed.
-  const analyses = analyseAll(fresh.map(({ row }) => ({ title: fftTitle(row.comment), body: row.comment, rating: row.rating })));
+  // The models run on every core while this thread writes what they have finished, as it finishes:
+  // everything done since the last write goes into one transaction (fewer, larger commits).
+  const batches = analyseAll(fresh.map(({ row }) => ({ title: fftTitle(row.comment), body: row.comment, rating: row.rating })));
   let imported = 0;
-  let offset = 0;
-  for (const pending of analyses) {
-    const results = await pending;
-    if (!results.length) continue;
+  for await (const finished of asFinished(batches)) {
     const t = now();
-    const prepared = results.map((a, j) => {
-      const { row, key } = fresh[offset + j]!;
-      return prepare(row, key, a, services.get(row.serviceCode)!, org.id, t);
-    });
-    offset += results.length;
+    const prepared = finished.flatMap(({ start, analyses }) =>
+      analyses.map((a, j) => {
+        const { row, key } = fresh[start + j]!;
+        return prepare(row, key, a, services.get(row.serviceCode)!, org.id, t);
+      }),
+    );
     await db.transaction().execute(async (trx) => {
-      await trx.insertInto('stories').values(prepared.map((p) => p.story)).onConflict((oc) => oc.column('idempotency_key').doNothing()).execute();
-      await trx.insertInto('story_services').values(prepared.map((p) => p.link)).execute();
+      for (let i = 0; i < prepared.length; i += BATCH) {
+        const part = prepared.slice(i, i + BATCH);
+        await trx.insertInto('stories').values(part.map((p) => p.story)).onConflict((oc) => oc.column('idempotency_key').doNothing()).execute();
+        await trx.insertInto('story_services').values(part.map((p) => p.link)).execute();
+      }
       const findings = prepared.flatMap((p) => p.findings);
       for (let f = 0; f < findings.length; f += 1000) await trx.insertInto('story_findings').values(findings.slice(f, f + 1000)).execute();
       for (const p of prepared.filter((x) => x.story.urgent === 1)) {

@@ -16,5 +16,8 @@ try {
 
 register();
 const { analyseBatch } = await import('./analyse.ts');
+// The models load now, while the pool starts, rather than in the first batch.
+const { warmModels } = await import('./models.ts');
+warmModels();
 
 export default analyseBatch;
