@@ -23,9 +23,11 @@ export interface AnalysisInput {
 }
 
 export function analyse(input: AnalysisInput): Analysis {
-  const titleFindings = findIdentifyingDetails(input.title);
   const bodyFindings = findIdentifyingDetails(input.body);
-  const text = input.title && !input.body.startsWith(input.title.replace(/…$/, '')) ? `${input.title}. ${input.body}` : input.body;
+  const titleCore = input.title.replace(/…$/, '');
+  const titleInBody = titleCore !== '' && input.body.startsWith(titleCore);
+  const titleFindings = (titleInBody && findingsWithin(bodyFindings, titleCore.length)) || findIdentifyingDetails(input.title);
+  const text = input.title && !titleInBody ? `${input.title}. ${input.body}` : input.body;
   const safeguarding = assessSafeguarding(text);
   const { themes, sentiment, topics } = classifyText(text);
   return {
@@ -40,6 +42,18 @@ export function analyse(input: AnalysisInput): Analysis {
     topics,
     sentiment,
   };
+}
+
+/**
+ * A title that is the start of its body (as a title made from the body is, or an FFT comment's) has
+ * the body's findings within that start, at the same offsets: looking again would cost a third of
+ * finding them, and the body's reading has seen what follows, which tells names from places
+ * ("St James's…" is a hospital once the body goes on). Undefined when a finding straddles the end
+ * of the title: a cut name is looked for in the title alone.
+ */
+function findingsWithin(findings: readonly Finding[], length: number): Finding[] | undefined {
+  if (findings.some((f) => f.start < length && f.end > length)) return undefined;
+  return findings.filter((f) => f.end <= length);
 }
 
 /** The rows of story_findings for an analysis: every identifying detail found, accepted. */

@@ -76,6 +76,11 @@ describe('dates, dates of birth and times', () => {
   it.each(['10:30', '3pm', '3.30pm', '10 p.m.', 'half past three'])('finds the time %s', (t) => {
     expect(found(`We were seen at ${t} in the end`)).toEqual([['time', t]]);
   });
+  it('finds a dot time at the end of a sentence, but not in a version or a list of numbers', () => {
+    expect(found('My appointment was at 08.30. I was late.')).toEqual([['time', '08.30']]);
+    expect(found('We were told at 10.15, then again later')).toEqual([['time', '10.15']]);
+    expect(found('the app said at 1.5.2 it was fixed')).toEqual([]);
+  });
   it('keeps months alone, days alone, 24/7 and scores', () => {
     expect(found('In March, on a Monday, the 24/7 line was great, 9 out of 10, 10/10, 2 weeks, 4 hours')).toEqual([]);
   });

@@ -243,8 +243,8 @@ const TIME_PATTERNS: RegExp[] = [
   new RegExp(`(?<![\\d:.£$/])(?:(?:[01]?\\d|2[0-3])(?:[:.][0-5]\\d)?\\s?(?:-|–|to|until|till)\\s?)?(?:[01]?\\d|2[0-3]):[0-5]\\d(?:\\s?${AMPM})?(?![\\d:])`, 'g'),
   // 3pm, 3 pm, 3.30pm, 10.30 a.m., 2-4pm, 2 to 4pm
   new RegExp(`(?<![\\d.£$:/])(?:(?:1[0-2]|0?[1-9])(?:[.:][0-5]\\d)?\\s?(?:${AMPM}\\s?)?(?:-|–|to|until|till)\\s?)?(?:1[0-2]|0?[1-9])(?:[.:][0-5]\\d)?\\s?${AMPM}`, 'g'),
-  // at 3.30, by 10.15 (a dot time needs a cue word before it)
-  /(?<=\b(?:[Aa]t|[Bb]y|[Aa]round|[Aa]bout|[Aa]pprox\.?|[Uu]ntil|[Tt]ill|[Tt]il|[Ff]rom|[Bb]efore|[Aa]fter|[Bb]etween|[Gg]one|[Pp]ast|[Ee]arliest|[Ll]atest|[Tt]old|[Bb]ooked(?:\s+for)?|[Ss]cheduled(?:\s+for)?|[Aa]ppointment|[Aa]ppt|[Ss]lot|[Ff]or)\s+)(?:[01]?\d|2[0-3])\.[0-5]\d(?![\d.%]|\s?(?:mg|ml|mcg|g|kg|mmol|units|%|miles|km|cm|mm|m|hours|hrs|minutes|mins|pounds|p)\b)/g,
+  // at 3.30, by 10.15 (a dot time needs a cue word before it); "at 08.30." ends a sentence, "at 1.5.2" is no time
+  /(?<=\b(?:[Aa]t|[Bb]y|[Aa]round|[Aa]bout|[Aa]pprox\.?|[Uu]ntil|[Tt]ill|[Tt]il|[Ff]rom|[Bb]efore|[Aa]fter|[Bb]etween|[Gg]one|[Pp]ast|[Ee]arliest|[Ll]atest|[Tt]old|[Bb]ooked(?:\s+for)?|[Ss]cheduled(?:\s+for)?|[Aa]ppointment|[Aa]ppt|[Ss]lot|[Ff]or)\s+)(?:[01]?\d|2[0-3])\.[0-5]\d(?![\d%]|\.\d|\s?(?:mg|ml|mcg|g|kg|mmol|units|%|miles|km|cm|mm|m|hours|hrs|minutes|mins|pounds|p)\b)/g,
   // 3 o'clock
   new RegExp(`\\b${HOUR_WORD}\\s?o['’]?\\s?clock\\b`, 'gi'),
   // half past three, quarter to 4
