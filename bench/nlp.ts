@@ -2,7 +2,7 @@
 // baseline measured in the same run: splitting each comment into lower-case words, the least any
 // text tool must do. Run: npx tsx bench/nlp.ts   (SECONDS=3 by default per measure)
 import path from 'node:path';
-import { loadModel } from '../src/nlp/classifier/index.ts';
+import { loadModel, ModelSet } from '../src/nlp/classifier/index.ts';
 import { redact } from '../src/nlp/redact/index.ts';
 import { assessSafeguarding } from '../src/nlp/safeguarding/index.ts';
 import { commentTexts } from './lib/comments.ts';
@@ -24,6 +24,7 @@ const themes = model('themes');
 const sentiment = model('sentiment');
 const criticality = model('criticality');
 const phase1 = model('phase1-label');
+const together = new ModelSet([themes, sentiment, criticality]);
 
 const baseline = perSecond((t) => t.toLowerCase().split(/\W+/).length);
 const result = {
@@ -35,6 +36,8 @@ const result = {
   'classify.criticality_per_s': perSecond((t) => criticality.predict(t).labels.length),
   'classify.phase1_per_s': perSecond((t) => phase1.predict(t).labels.length),
   'classify.all_three_per_s': perSecond((t) => themes.predict(t).labels.length + sentiment.predict(t).labels.length + criticality.predict(t).labels.length),
+  // The same three read together, as a story is (src/nlp/classifier/model-set.ts).
+  'classify.all_three_together_per_s': perSecond((t) => together.predict(t).length),
   'redact.per_s': perSecond((t) => redact(t).findings.length),
   'safeguarding.per_s': perSecond((t) => assessSafeguarding(t).urgent),
   model_load_ms: loads,
