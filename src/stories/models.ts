@@ -16,7 +16,7 @@ function model(name: string): Model | null {
 const STORY_MODELS = ['themes', 'sentiment', 'criticality'] as const;
 type StoryModel = (typeof STORY_MODELS)[number];
 
-/** The three models every story is read by, read together (see ModelSet); undefined if one is missing. */
+/** The three models every story is read by, read together (see ModelSet); null when one of them is missing. */
 let storySet: ModelSet | null | undefined;
 function theStorySet(): ModelSet | null {
   if (storySet === undefined) {

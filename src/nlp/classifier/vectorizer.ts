@@ -37,9 +37,8 @@ export class Vectorizer {
   readonly nWord: number;
   /**
    * Bucket id -> feature number, as an open-addressing hash table (keys and values interleaved,
-   * about three slots per feature). A dense array over the whole hash space would be 8 MB per model;
-   * the three models read for each comment would then miss the processor's caches on most of a
-   * comment's several hundred n-grams, which cost more than the rest of classifying.
+   * about three slots per feature): 0.5-1 MB a model, where a dense array over the whole hash space
+   * was 8 MB a model, in every thread that loads the models.
    */
   private readonly slots: Int32Array;
   private readonly slotMask: number;
