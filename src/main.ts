@@ -8,7 +8,7 @@ import { createViews } from './platform/views.ts';
 import { cookieSecret } from './platform/secrets.ts';
 import { JobWorker } from './platform/jobs.ts';
 import { RequestRate } from './platform/load.ts';
-import { processIntake } from './stories/intake.ts';
+import { intakeProblems, processIntake, retryIntake } from './stories/intake.ts';
 import { buildApp } from './app.ts';
 import { jobHandlers } from './jobs.ts';
 import { seedDemo, DEMO_USERS, DEMO_PASSWORD } from './demo/seed.ts';
@@ -162,6 +162,35 @@ program
       const u = await handle.db.selectFrom('users').select('id').where('email', '=', opts.email.trim().toLowerCase()).executeTakeFirst();
       if (!u) throw new CliError(`no user has the email ${opts.email}`);
       process.stdout.write(`${await createApiKey(handle.db, u.id)}\n`);
+    }),
+  );
+
+const intake = program.command('intake').description('stories told but not yet stored: those that failed to be stored');
+intake
+  .command('list')
+  .description('list the stories that failed to be stored: reference, received, attempts, next try, last error')
+  .action(() =>
+    withDatabase(async (handle) => {
+      const problems = await intakeProblems(handle.db);
+      if (problems.length === 0) {
+        console.log('every story told has been stored, or is waiting its turn');
+        return;
+      }
+      for (const p of problems) {
+        const next = p.retryAt ? `tried again at ${p.retryAt}` : 'not tried again until `carevoice intake retry`';
+        console.log(`${p.ref}  received ${p.receivedAt}  ${p.attempts} failed attempts, ${next}\n  ${(p.lastError ?? '').replace(/\s+/g, ' ')}`);
+      }
+    }),
+  );
+intake
+  .command('retry')
+  .description('once the cause is mended, have stories that failed tried again at once')
+  .option('--ref <ref>', 'only this story (its reference, CV-...)')
+  .action((opts: { ref?: string }) =>
+    withDatabase(async (handle) => {
+      const n = await retryIntake(handle.db, { ref: opts.ref });
+      if (opts.ref && n === 0) throw new CliError(`no story that failed to be stored has the reference ${opts.ref}`);
+      console.log(`${n} ${n === 1 ? 'story' : 'stories'} will be tried again by the next server that runs jobs`);
     }),
   );
 

@@ -68,6 +68,18 @@ describe(`command line on ${TEST_DB}`, () => {
     }
   });
 
+  it('lists the stories that failed to be stored and refuses to retry one that is not there', () => {
+    const list = run(['intake', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/every story told has been stored/);
+    const retry = run(['intake', 'retry', '--ref', 'CV-NOSUCH01']);
+    expect(retry.code).not.toBe(0);
+    expect(retry.stderr.trim().split('\n')).toEqual([expect.stringMatching(/no story that failed to be stored has the reference CV-NOSUCH01/)]);
+    const all = run(['intake', 'retry']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^0 stories will be tried again/);
+  });
+
   it('reports each bad directory row by line and imports nothing', () => {
     const file = path.join(os.tmpdir(), `dir-${process.pid}.csv`);
     fs.writeFileSync(file, 'code,name,kind,parent_code,hashtags\nQQ1-A,Ward A,ward,RR813,#QQA\nQQ1-B,Ward B,ward,NOPE,\n');

@@ -5,7 +5,7 @@ import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
 import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
-import { MAX_ATTEMPTS } from '../src/stories/intake.ts';
+import { intakeProblems, MAX_ATTEMPTS, processIntake, retryIntake, RETRY_AFTER_MS } from '../src/stories/intake.ts';
 
 let t: TestApp;
 let moderatorKey: string;
@@ -60,23 +60,50 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     expect(n).toHaveLength(1);
   });
 
-  it('keeps a story that cannot be stored in the intake with its error, and stores the others', async () => {
+  it('keeps a story that cannot be stored in the intake with its error, tries it again later, and stores the others', async () => {
     const good = (await post({ ...story, title: 'Stored beside a bad one', email: undefined })).json().id as string;
     const row = await t.handle.db.selectFrom('story_intake').selectAll().where('story_id', '=', good).executeTakeFirstOrThrow();
     // A row whose service no longer exists: storing it breaks a foreign key.
     const payload = JSON.parse(row.payload) as { services: Array<{ id: string }> };
+    const realService = payload.services[0]!.id;
     payload.services[0]!.id = 'no-such-service';
     await t.handle.db
       .insertInto('story_intake')
       .values({ story_id: 'bad-story-0001', ref: 'CV-BADBAD01', idempotency_key: null, payload: JSON.stringify(payload), received_at: row.received_at, last_error: null })
       .execute();
+    const before = Date.now();
     await checkTold(t.handle);
     expect(await t.handle.db.selectFrom('stories').select('id').where('id', 'in', [good, 'bad-story-0001']).execute()).toEqual([{ id: good }]);
-    const left = await t.handle.db.selectFrom('story_intake').select(['story_id', 'attempts', 'last_error']).execute();
-    expect(left).toHaveLength(1);
-    expect(left[0]).toMatchObject({ story_id: 'bad-story-0001', attempts: MAX_ATTEMPTS });
-    expect(left[0]!.last_error).toMatch(/foreign key/i);
-    await t.handle.db.deleteFrom('story_intake').where('story_id', '=', 'bad-story-0001').execute();
+    const bad = () => t.handle.db.selectFrom('story_intake').select(['story_id', 'attempts', 'last_error', 'retry_at']).where('ref', '=', 'CV-BADBAD01').executeTakeFirstOrThrow();
+    const first = await bad();
+    expect(first).toMatchObject({ story_id: 'bad-story-0001', attempts: 1 });
+    expect(first.last_error).toMatch(/foreign key/i);
+    // Not at once: 30 s later, then twice as long after each failure.
+    const wait1 = Date.parse(first.retry_at!) - before;
+    expect(wait1).toBeGreaterThanOrEqual(RETRY_AFTER_MS);
+    expect(wait1).toBeLessThan(RETRY_AFTER_MS + 10_000);
+    expect(await processIntake(t.handle)).toBe(0);
+    let at = Date.parse(first.retry_at!);
+    for (let n = 2; n <= MAX_ATTEMPTS; n++) {
+      expect(await processIntake(t.handle, { now: new Date(at) })).toBe(1);
+      const next = await bad();
+      expect(next.attempts).toBe(n);
+      expect(Date.parse(next.retry_at!) - at).toBe(RETRY_AFTER_MS * 2 ** (n - 1));
+      at = Date.parse(next.retry_at!);
+    }
+    // After the last attempt it waits for an operator, however long.
+    expect(await processIntake(t.handle, { now: new Date(at + 86_400_000) })).toBe(0);
+    expect(await intakeProblems(t.handle.db)).toEqual([
+      { ref: 'CV-BADBAD01', storyId: 'bad-story-0001', receivedAt: row.received_at, attempts: MAX_ATTEMPTS, lastError: expect.stringMatching(/foreign key/i), retryAt: null },
+    ]);
+    // The operator mends the cause and asks for it to be tried again: it is stored.
+    payload.services[0]!.id = realService;
+    await t.handle.db.updateTable('story_intake').set({ payload: JSON.stringify(payload) }).where('ref', '=', 'CV-BADBAD01').execute();
+    expect(await retryIntake(t.handle.db, { ref: 'cv-badbad01' })).toBe(1);
+    expect(await retryIntake(t.handle.db, { ref: 'CV-NOSUCH1' })).toBe(0);
+    await checkTold(t.handle);
+    expect(await t.handle.db.selectFrom('stories').select('id').where('id', '=', 'bad-story-0001').execute()).toEqual([{ id: 'bad-story-0001' }]);
+    expect(await intakeProblems(t.handle.db)).toEqual([]);
   });
 
   it('refuses bad stories with a clear 400 and stores nothing', async () => {

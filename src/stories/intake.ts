@@ -23,8 +23,9 @@ import type { TagGroup } from './vocabulary.ts';
  * So a story is in exactly one of two places, and a stored story has always been checked: it
  * reaches moderators with its redactions and safeguarding flags, never before. Normally a story is
  * stored within milliseconds; after a burst the processor catches up, yielding to requests (see
- * WorkerOptions.busy). A story whose storing keeps failing stays in the intake (attempts,
- * last_error) for someone to look at: it is never dropped.
+ * WorkerOptions.busy). A story whose storing fails is tried again after 30 s, then 1, 2 and 4
+ * minutes; after the fifth failure it stays in the intake (attempts, last_error) until an operator
+ * has mended the cause and runs `carevoice intake retry`: it is never dropped.
  */
 
 export interface IntakePayload {
@@ -111,6 +112,8 @@ export async function inIntake(db: Db, id: string): Promise<boolean> {
 
 /** After this many failed attempts a story stays in the intake untouched, for an operator. */
 export const MAX_ATTEMPTS = 5;
+/** The pause after the first failed attempt; it doubles after each one. */
+export const RETRY_AFTER_MS = 30_000;
 /**
  * The checks of a batch, a few stories at a time with a turn of the event loop between: each story
  * costs about half a millisecond of the models, and requests are served in between. (Not on the
@@ -130,6 +133,7 @@ async function analyseInSteps(inputs: AnalysisInput[]): Promise<Analysis[]> {
 
 interface Item {
   seq: number;
+  attempts: number;
   storyId: string;
   ref: string;
   idempotencyKey: string | null;
@@ -144,12 +148,20 @@ interface Item {
  * run this at once: the rows are deleted in the storing transaction, so a row another server has
  * just stored is skipped.
  */
-export async function processIntake(handle: DbHandle, o: { limit?: number; log?: Logger } = {}): Promise<number> {
-  const rows = await handle.db.selectFrom('story_intake').selectAll().where('attempts', '<', MAX_ATTEMPTS).orderBy('seq').limit(o.limit ?? 200).execute();
+export async function processIntake(handle: DbHandle, o: { limit?: number; log?: Logger; now?: Date } = {}): Promise<number> {
+  const at = o.now ?? new Date();
+  const rows = await handle.db
+    .selectFrom('story_intake')
+    .selectAll()
+    .where('attempts', '<', MAX_ATTEMPTS)
+    .where((eb) => eb.or([eb('retry_at', 'is', null), eb('retry_at', '<=', at.toISOString())]))
+    .orderBy('seq')
+    .limit(o.limit ?? 200)
+    .execute();
   if (rows.length === 0) return 0;
   const payloads = rows.map((r) => JSON.parse(r.payload) as IntakePayload);
   const analyses = await analyseInSteps(payloads.map((p) => ({ title: p.title, body: p.body, rating: p.rating })));
-  const items: Item[] = rows.map((r, i) => ({ seq: r.seq, storyId: r.story_id, ref: r.ref, idempotencyKey: r.idempotency_key, receivedAt: r.received_at, p: payloads[i]!, a: analyses[i]! }));
+  const items: Item[] = rows.map((r, i) => ({ seq: r.seq, attempts: r.attempts, storyId: r.story_id, ref: r.ref, idempotencyKey: r.idempotency_key, receivedAt: r.received_at, p: payloads[i]!, a: analyses[i]! }));
   try {
     await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, items));
   } catch (err) {
@@ -161,11 +173,41 @@ export async function processIntake(handle: DbHandle, o: { limit?: number; log?:
       } catch (one) {
         const message = (one instanceof Error ? one.message : String(one)).slice(0, 2000);
         o.log?.error({ err: message, story: item.storyId, batchError: err instanceof Error ? err.message : String(err) }, 'a story could not be stored; it stays in the intake');
-        await handle.db.updateTable('story_intake').set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message })).where('seq', '=', item.seq).execute();
+        const retryAt = new Date(at.getTime() + RETRY_AFTER_MS * 2 ** item.attempts).toISOString();
+        await handle.db.updateTable('story_intake').set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message, retry_at: retryAt })).where('seq', '=', item.seq).execute();
       }
     }
   }
   return rows.length;
+}
+
+/** A story that could not be stored yet, as an operator sees it (`carevoice intake list`). */
+export interface IntakeProblem {
+  ref: string;
+  storyId: string;
+  receivedAt: string;
+  attempts: number;
+  lastError: string | null;
+  /** When it will be tried again; null once it has failed MAX_ATTEMPTS times. */
+  retryAt: string | null;
+}
+
+/** The stories in the intake that have failed to be stored at least once, oldest first. */
+export async function intakeProblems(db: Db): Promise<IntakeProblem[]> {
+  const rows = await db.selectFrom('story_intake').select(['ref', 'story_id', 'received_at', 'attempts', 'last_error', 'retry_at']).where('attempts', '>', 0).orderBy('seq').execute();
+  return rows.map((r) => ({ ref: r.ref, storyId: r.story_id, receivedAt: r.received_at, attempts: r.attempts, lastError: r.last_error, retryAt: r.attempts >= MAX_ATTEMPTS ? null : (r.retry_at ?? null) }));
+}
+
+/**
+ * Sends stories that failed back to be tried at once (the one with `ref`, or every one that failed),
+ * with their attempts counted from zero; their last error stays until they are stored. Returns how
+ * many. For after the cause has been mended.
+ */
+export async function retryIntake(db: Db, o: { ref?: string } = {}): Promise<number> {
+  let q = db.updateTable('story_intake').set({ attempts: 0, retry_at: null }).where('attempts', '>', 0);
+  if (o.ref !== undefined) q = q.where('ref', '=', o.ref.trim().toUpperCase());
+  const r = await q.executeTakeFirst();
+  return Number(r.numUpdatedRows);
 }
 
 const CHUNK = 100;

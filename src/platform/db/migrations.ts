@@ -514,6 +514,12 @@ const storyIntake: Up = async (db, dialect) => {
   await sql`UPDATE stories SET checked_at = submitted_at`.execute(db);
 };
 
+const intakeRetry: Up = async (db) => {
+  // A story that could not be stored is tried again after a pause that doubles each time (see
+  // intake.ts), not at once: a cause that passes (a lock, a restart) gets time to pass.
+  await db.schema.alterTable('story_intake').addColumn('retry_at', 'text').execute();
+};
+
 const ordered: Array<[string, Up]> = [
   ['0001_foundation', foundation],
   ['0002_stories', stories],
@@ -526,6 +532,7 @@ const ordered: Array<[string, Up]> = [
   ['0009_author_access', authorAccess],
   ['0010_listening', listening],
   ['0011_story_intake', storyIntake],
+  ['0012_intake_retry', intakeRetry],
 ];
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {

@@ -165,6 +165,8 @@ export interface StoryIntakeTable {
   received_at: string;
   attempts: Generated<number>;
   last_error: string | null;
+  /** After a failed attempt, not tried again before this time (ISO). */
+  retry_at?: string | null;
 }
 
 export interface StoryServiceTable {
