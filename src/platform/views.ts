@@ -1,11 +1,9 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 import { KIND_LABELS } from '../directory/kinds.ts';
+import { ROOT_DIR, SRC_DIR } from './paths.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const SRC_DIR = path.resolve(here, '..');
-export const ROOT_DIR = path.resolve(SRC_DIR, '..');
+export { ROOT_DIR, SRC_DIR };
 export const NHSUK_DIR = path.join(ROOT_DIR, 'node_modules', 'nhsuk-frontend', 'dist');
 
 /**

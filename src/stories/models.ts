@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, criticalityToScale, ModelSet, type Model } from '../nlp/classifier/index.ts';
-import { ROOT_DIR } from '../platform/views.ts';
+import { ROOT_DIR } from '../platform/paths.ts';
 
 /** The shipped models, loaded once per process on first use (each loads in well under a second). */
 const cache = new Map<string, Model | null>();

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadComments } from '../../demo/comments.ts';
-import { ROOT_DIR } from '../../platform/views.ts';
+import { ROOT_DIR } from '../../platform/paths.ts';
 import { loadModel } from './model.ts';
 import { ModelSet } from './model-set.ts';
 
