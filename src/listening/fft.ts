@@ -60,19 +60,24 @@ export const FFT_RATING_WORDS = ['very good', 'good', 'neither good nor poor', '
 export async function readFftFile(file: string): Promise<FftRow[]> {
   if (!fs.existsSync(file)) throw new AppError('no_file', 400, `No file at ${file}`);
   const parser = fs.createReadStream(file).pipe(
-    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()) }),
+    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, info: true, columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()) }),
   );
   const rows: FftRow[] = [];
-  const problems: string[] = [];
-  let line = 1;
+  // Problems are kept with the byte where their row starts, and given line numbers at the end.
+  const problems: Array<{ at: number; text: string }> = [];
+  const starts: number[] = [];
+  let previousEnd = -1;
   try {
-    for await (const rec of parser as AsyncIterable<Record<string, string | undefined>>) {
-      line++;
+    for await (const { record: rec, info } of parser as AsyncIterable<{ record: Record<string, string | undefined>; info: { bytes: number } }>) {
+      const at = previousEnd;
+      previousEnd = info.bytes;
+      starts.push(at);
+      const problem = (text: string) => problems.push({ at, text });
       const get = (field: keyof Omit<FftRow, 'line'>) => {
         for (const [name, f] of Object.entries(HEADER_NAMES)) if (f === field && rec[name] !== undefined) return rec[name]!.trim();
         return '';
       };
-      if (line === 2) {
+      if (starts.length === 1) {
         const missing = (['date', 'serviceCode', 'comment'] as const).filter((f) => !Object.keys(rec).some((k) => HEADER_NAMES[k] === f));
         if (missing.length) throw new AppError('bad_fft_header', 400, `The CSV header must name date, service_code, rating and comment; missing ${missing.join(', ')}`);
       }
@@ -82,20 +87,59 @@ export async function readFftFile(file: string): Promise<FftRow[]> {
       const comment = get('comment');
       const rating = ratingText === '' ? null : Number(ratingText);
       const d = /^\d{4}-\d{2}-\d{2}$/.test(date) ? new Date(`${date}T12:00:00Z`) : null;
-      if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== date) problems.push(`line ${line}: date must be YYYY-MM-DD, got "${date.slice(0, 40)}"`);
-      else if (d.getTime() > Date.now() + 86_400_000) problems.push(`line ${line}: date ${date} is in the future`);
-      if (!serviceCode) problems.push(`line ${line}: no service code`);
-      if (rating !== null && !(Number.isInteger(rating) && rating >= 1 && rating <= 5)) problems.push(`line ${line}: rating must be 1 (very good) to 5 (very poor) or empty, got "${ratingText.slice(0, 20)}"`);
-      if (comment.length > FFT_MAX_COMMENT) problems.push(`line ${line}: comment longer than ${FFT_MAX_COMMENT} characters`);
-      if (comment.includes('\u0000')) problems.push(`line ${line}: comment holds a NUL character`);
-      rows.push({ line, date, serviceCode, rating, comment });
+      if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== date) problem(`date must be YYYY-MM-DD, got "${date.slice(0, 40)}"`);
+      else if (d.getTime() > Date.now() + 86_400_000) problem(`date ${date} is in the future`);
+      if (!serviceCode) problem(`no service code`);
+      if (rating !== null && !(Number.isInteger(rating) && rating >= 1 && rating <= 5)) problem(`rating must be 1 (very good) to 5 (very poor) or empty, got "${ratingText.slice(0, 20)}"`);
+      if (comment.length > FFT_MAX_COMMENT) problem(`comment longer than ${FFT_MAX_COMMENT} characters`);
+      if (comment.includes('\u0000')) problem(`comment holds a NUL character`);
+      rows.push({ line: 0, date, serviceCode, rating, comment });
     }
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('bad_csv', 400, `The file is not valid CSV: ${(err as Error).message}`);
   }
-  if (problems.length) throw fftProblems(problems);
+  const lines = lineNumbers(await fs.promises.readFile(file), starts);
+  if (problems.length) throw fftProblems(problems.map((p) => `line ${lines.get(p.at)}: ${p.text}`));
+  rows.forEach((r, i) => (r.line = lines.get(starts[i]!)!));
   return rows;
+}
+
+/**
+ * The line each row starts on, for messages. csv-parse reports where a row ends in bytes (its line
+ * count goes wrong on comments holding CRLF line breaks), so a row starts at the first byte after
+ * the previous row's end that is not a line break (empty lines are skipped); the first row, after
+ * the header's line. Rows are given in file order; -1 stands for "after the header".
+ */
+function lineNumbers(file: Buffer, starts: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  let line = 1;
+  let i = 0;
+  const newline = (at: number) => file[at] === 0x0a || file[at] === 0x0d;
+  const pass = (at: number) => {
+    // one line break: CRLF, LF or CR
+    if (file[at] === 0x0d && file[at + 1] === 0x0a) return at + 2;
+    return at + 1;
+  };
+  for (const start of starts) {
+    if (out.has(start)) continue;
+    if (start === -1) {
+      while (i < file.length && !newline(i)) i++;
+    } else {
+      for (; i < start; ) {
+        if (newline(i)) {
+          i = pass(i);
+          line++;
+        } else i++;
+      }
+    }
+    while (i < file.length && newline(i)) {
+      i = pass(i);
+      line++;
+    }
+    out.set(start, line);
+  }
+  return out;
 }
 
 function fftProblems(problems: string[]): AppError {

@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readFftFile } from './fft.ts';
+
+function csv(text: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fft-')), 'export.csv');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('readFftFile', () => {
+  it('names the line a bad row starts on, after comments with line breaks and empty lines', async () => {
+    for (const eol of ['\n', '\r\n']) {
+      const file = csv(
+        [
+          'date,service_code,rating,comment',
+          '2026-11-02,RR813-W07,1,"First paragraph.',
+          '',
+          'Second paragraph, after an empty line."',
+          '',
+          '2026-11-03,RR813-W07,9,"A rating out of range"',
+          '2026-11-04,RR813-W07,2,"Fine"',
+          'yesterday,RR813-W07,2,"Also',
+          'two lines"',
+        ].join(eol),
+      );
+      await expect(readFftFile(file)).rejects.toThrow(/line 6: rating must be 1 \(very good\) to 5 \(very poor\) or empty, got "9"; line 8: date must be YYYY-MM-DD, got "yesterday"$/);
+    }
+  });
+
+  it('reads good rows whole, comments with their line breaks', async () => {
+    const rows = await readFftFile(csv('date,service_code,rating,comment\n2026-11-02,RR813-W07,1,"One.\nTwo."\n\n2026-11-03,RR813-W07,,"Three"\n'));
+    expect(rows).toEqual([
+      { line: 2, date: '2026-11-02', serviceCode: 'RR813-W07', rating: 1, comment: 'One.\nTwo.' },
+      { line: 5, date: '2026-11-03', serviceCode: 'RR813-W07', rating: null, comment: 'Three' },
+    ]);
+  });
+});
