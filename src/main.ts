@@ -8,7 +8,7 @@ import { createViews } from './platform/views.ts';
 import { cookieSecret } from './platform/secrets.ts';
 import { JobWorker } from './platform/jobs.ts';
 import { RequestRate } from './platform/load.ts';
-import { intakeProblems, processIntake, retryIntake } from './stories/intake.ts';
+import { intakeAppended, intakeProblems, processIntake, retryIntake } from './stories/intake.ts';
 import { buildApp } from './app.ts';
 import { jobHandlers } from './jobs.ts';
 import { seedDemo, DEMO_USERS, DEMO_PASSWORD } from './demo/seed.ts';
@@ -53,6 +53,7 @@ async function serve(opts: { port?: string; demo?: boolean }) {
   const worker = config.jobs
     ? new JobWorker(handle, { handlers: jobHandlers(handle, config), log: jobLog, busy: () => requests.busy(), intake: (limit) => processIntake(handle, { limit, log: jobLog }) })
     : undefined;
+  const wakeOnTold = () => worker?.wake();
   const app = await buildApp({ config, handle, log, views: createViews(), secret: await cookieSecret(handle.db, config.sessionSecret), worker, requests });
   await app.listen({ port: config.port, host: config.host });
   if (worker) {
@@ -61,6 +62,7 @@ async function serve(opts: { port?: string; demo?: boolean }) {
     await scheduleDigest(handle);
     await schedulePraiseDigest(handle);
     worker.start();
+    intakeAppended.on('story', wakeOnTold);
   }
   // Social channels stream where jobs run (one lease per channel across servers).
   const { ChannelSupervisor } = await import('./listening/supervisor.ts');
@@ -87,6 +89,7 @@ async function serve(opts: { port?: string; demo?: boolean }) {
     await app.close();
     log.info('no requests in flight; stopping the channels and the job loop');
     await channels?.stop();
+    intakeAppended.off('story', wakeOnTold);
     await worker?.stop();
     await handle.close();
     log.info('stopped');

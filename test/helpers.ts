@@ -9,7 +9,7 @@ import { migrate, openDatabase, type DbHandle } from '../src/platform/db/index.t
 import { createViews } from '../src/platform/views.ts';
 import { buildApp } from '../src/app.ts';
 import type { AppContext } from '../src/platform/context.ts';
-import { processIntake } from '../src/stories/intake.ts';
+import { drainIntake } from '../src/stories/intake.ts';
 
 /** Which database the integration suite runs on: `TEST_DB=postgres` or the SQLite default. */
 export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
@@ -81,7 +81,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
  * have no job loop): a story told is moderated, published and answered only once stored.
  */
 export async function checkTold(handle: DbHandle): Promise<void> {
-  while ((await processIntake(handle)) > 0);
+  await drainIntake(handle);
 }
 
 /** Collects Set-Cookie values into a Cookie header, like a browser would. */

@@ -56,8 +56,14 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     expect(a.statusCode).toBe(201);
     expect(b.json().id).toBe(a.json().id);
     await checkTold(t.handle);
+    // Once the first is stored (it has left the intake), a third try still gets it back.
+    const c = await post({ ...story, title: 'Double submitted story' }, headers);
+    expect(c.statusCode).toBe(201);
+    expect(c.json().id).toBe(a.json().id);
+    await checkTold(t.handle);
     const n = await t.handle.db.selectFrom('stories').select('id').where('title', '=', 'Double submitted story').execute();
     expect(n).toHaveLength(1);
+    expect(await t.handle.db.selectFrom('story_intake').select('story_id').execute()).toEqual([]);
   });
 
   it('keeps a story that cannot be stored in the intake with its error, tries it again later, and stores the others', async () => {
@@ -104,6 +110,20 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     await checkTold(t.handle);
     expect(await t.handle.db.selectFrom('stories').select('id').where('id', '=', 'bad-story-0001').execute()).toEqual([{ id: 'bad-story-0001' }]);
     expect(await intakeProblems(t.handle.db)).toEqual([]);
+  });
+
+  it('keeps a story that cannot even be checked with its error, and stores the others', async () => {
+    const good = (await post({ ...story, title: 'Checked beside an unreadable one', email: undefined })).json().id as string;
+    const row = await t.handle.db.selectFrom('story_intake').selectAll().where('story_id', '=', good).executeTakeFirstOrThrow();
+    await t.handle.db
+      .insertInto('story_intake')
+      .values({ story_id: 'bad-story-0002', ref: 'CV-BADBAD02', idempotency_key: null, payload: '{"title": unreadable', received_at: row.received_at, last_error: null })
+      .execute();
+    await checkTold(t.handle);
+    expect(await t.handle.db.selectFrom('stories').select('id').where('id', 'in', [good, 'bad-story-0002']).execute()).toEqual([{ id: good }]);
+    const left = await t.handle.db.selectFrom('story_intake').select(['story_id', 'attempts', 'last_error']).execute();
+    expect(left).toEqual([{ story_id: 'bad-story-0002', attempts: 1, last_error: expect.stringMatching(/JSON/) }]);
+    await t.handle.db.deleteFrom('story_intake').where('story_id', '=', 'bad-story-0002').execute();
   });
 
   it('refuses bad stories with a clear 400 and stores nothing', async () => {

@@ -2,7 +2,7 @@ import type { DbHandle } from '../platform/db/index.ts';
 import { newId } from '../platform/db/index.ts';
 import { classifyText } from '../stories/models.ts';
 import { newStoryRef, tellStory, titleFrom } from '../stories/tell.ts';
-import { processIntake } from '../stories/intake.ts';
+import { drainIntake } from '../stories/intake.ts';
 import { mulberry32 } from '../nlp/classifier/index.ts';
 import { criticalityOf, isNegative, loadComments, PSEUDONYMS, ratingOf, tagsFor, type Comment } from './comments.ts';
 
@@ -210,6 +210,6 @@ export async function seedDemoStories(handle: DbHandle, opts: { count?: number; 
   ];
   for (const p of pending) await tellStory(handle, p, { channel: 'web', publicUrl: opts.publicUrl });
   // Checked and stored now, so the queue is ready for moderators however the demo is started.
-  while ((await processIntake(handle)) > 0);
+  await drainIntake(handle);
   return { published: rows.length, pending: pending.length };
 }

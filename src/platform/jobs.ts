@@ -138,13 +138,19 @@ export class JobWorker {
     while (this.running) {
       let worked = false;
       const started = performance.now();
+      // While people are being answered, small steps: storing a batch of stories holds the event
+      // loop (SQLite is synchronous) for as long as it takes. The intake and the jobs fail apart:
+      // a fault in one must not stop the other (mail, alerts, publishing).
+      const step = this.yielding ? INTAKE_BATCH_WHILE_BUSY : INTAKE_BATCH;
       try {
-        // While people are being answered, small steps: storing a batch of stories holds the event
-        // loop (SQLite is synchronous) for as long as it takes.
-        const step = this.yielding ? INTAKE_BATCH_WHILE_BUSY : INTAKE_BATCH;
-        worked = ((await this.opts.intake?.(step)) ?? 0) + (await this.runBatch(this.yielding ? step : Infinity)) > 0;
+        worked = ((await this.opts.intake?.(step)) ?? 0) > 0;
       } catch (err) {
         // The database may be restarting: wait and try again rather than die.
+        this.opts.log.warn({ err }, 'job loop could not store the story intake');
+      }
+      try {
+        worked = (await this.runBatch(this.yielding ? step : Infinity)) > 0 || worked;
+      } catch (err) {
         this.opts.log.warn({ err }, 'job loop could not claim a job');
       }
       this.yielding = worked && this.opts.busy?.() === true;

@@ -5,7 +5,7 @@ import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 import { queueMail } from '../platform/mail.ts';
 import { randomToken, sha256 } from '../platform/auth/tokens.ts';
-import { processIntake } from '../stories/intake.ts';
+import type { IntakePayload } from '../stories/intake.ts';
 
 /** A link to see, export or erase one's stories is good for this long. */
 export const ACCESS_HOURS = 24;
@@ -79,9 +79,11 @@ export async function exportStories(handle: DbHandle, email: string) {
  * trail keeps one event saying an erasure happened and how many stories it covered, nothing more.
  */
 export async function eraseStories(handle: DbHandle, email: string): Promise<number> {
-  // A story told moments ago may still be in the intake: stored first, so it is erased too.
-  while ((await processIntake(handle)) > 0);
   return handle.db.transaction().execute(async (trx) => {
+    // Stories told with the address but not stored yet (waiting their turn, or a retry after a
+    // failure) leave the intake: withdrawn before they were ever stored.
+    const waiting = (await trx.selectFrom('story_intake').select(['seq', 'payload']).execute()).filter((r) => (JSON.parse(r.payload) as IntakePayload).email === email).map((r) => r.seq);
+    if (waiting.length) await trx.deleteFrom('story_intake').where('seq', 'in', waiting).execute();
     const stories = await trx.selectFrom('stories').select('id').where('author_email', '=', email).execute();
     const ids = stories.map((s) => s.id);
     if (ids.length) {
@@ -113,7 +115,7 @@ export async function eraseStories(handle: DbHandle, email: string): Promise<num
     const pattern = `%"to":${JSON.stringify(email)}%`.replace(/[\\_]/g, (c) => `\\${c}`);
     await trx.deleteFrom('jobs').where('kind', '=', 'mail.send').where('status', '!=', 'running').where(sql<boolean>`lower(payload) LIKE ${pattern} ESCAPE '\\'`).execute();
     await trx.deleteFrom('author_access').where('email', '=', email).execute();
-    await appendEvent(trx, handle.dialect, { type: 'author.erased', data: { stories: ids.length } });
-    return ids.length;
+    await appendEvent(trx, handle.dialect, { type: 'author.erased', data: { stories: ids.length + waiting.length } });
+    return ids.length + waiting.length;
   });
 }

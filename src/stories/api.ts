@@ -43,7 +43,6 @@ export function storyApiRoutes(ctx: AppContext) {
           channel: 'api',
           publicUrl: ctx.config.publicUrl,
         });
-        ctx.worker?.wake();
         return reply.code(201).send({ id: result.id, ref: result.ref, moderation: result.moderation });
       },
     );

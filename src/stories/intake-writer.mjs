@@ -12,7 +12,9 @@ db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 10000');
 db.pragma('foreign_keys = ON');
 
+// As admitStory (intake.ts) does: a reference or idempotency key of a story already stored.
 const refTaken = db.prepare('SELECT 1 FROM stories WHERE ref = ?').pluck();
+const keyTaken = db.prepare('SELECT 1 FROM stories WHERE idempotency_key = ?').pluck();
 const insert = db.prepare('INSERT INTO story_intake (story_id, ref, idempotency_key, payload, received_at) VALUES (?, ?, ?, ?, ?)');
 const begin = db.prepare('BEGIN IMMEDIATE');
 const commit = db.prepare('COMMIT');
@@ -41,6 +43,9 @@ function write() {
       try {
         if (refTaken.get(a.ref)) {
           results.push({ id: a.id, error: { message: `The story reference ${a.ref} is taken`, code: 'ref_taken' } });
+        } else if (a.idempotencyKey !== null && keyTaken.get(a.idempotencyKey)) {
+          // The same words as IDEMPOTENCY_TAKEN in intake.ts.
+          results.push({ id: a.id, error: { message: 'The idempotency key is taken by a stored story', code: 'idempotency_taken' } });
         } else {
           insert.run(a.storyId, a.ref, a.idempotencyKey, a.payload, a.receivedAt);
           results.push({ id: a.id });

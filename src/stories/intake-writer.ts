@@ -21,6 +21,7 @@ export class IntakeWriter {
   constructor(private readonly file: string) {}
 
   admit(a: Admission): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the story intake is closed'));
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     // Kept alive while a story waits for its answer, and only then.
@@ -41,11 +42,15 @@ export class IntakeWriter {
   }
 
   private outbox: unknown[] = [];
+  private closed = false;
 
   async close(): Promise<void> {
+    this.closed = true;
     const worker = this.worker;
     if (!worker) return;
     this.worker = undefined;
+    // Stories told in this turn go before the stop, so each is answered, not left waiting.
+    if (this.outbox.length) worker.postMessage(JSON.stringify(this.outbox.splice(0)));
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage('stop');
     const force = setTimeout(() => void worker.terminate(), 5000);

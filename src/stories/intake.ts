@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../platform/db/schema.ts';
@@ -6,7 +7,7 @@ import { newId, now } from '../platform/db/index.ts';
 import { appendEvents, type NewEvent } from '../platform/events.ts';
 import { enqueueMany, type EnqueueOptions } from '../platform/jobs.ts';
 import { mailJob } from '../platform/mail.ts';
-import { analyseBatch, findingRows, type Analysis, type AnalysisInput } from './analyse.ts';
+import { analyse, findingRows, type Analysis } from './analyse.ts';
 import type { TagGroup } from './vocabulary.ts';
 
 /**
@@ -51,6 +52,13 @@ export interface Admission {
   payload: IntakePayload;
 }
 
+/**
+ * Told: 'story' is emitted, in this process, for each story appended to the intake, so that the job
+ * loop that stores them (main.ts) starts at once rather than at its next poll, whoever told it.
+ */
+export const intakeAppended = new EventEmitter();
+intakeAppended.setMaxListeners(0);
+
 /** A story reference already given to a stored story: the caller draws another. */
 export class RefTaken extends Error {
   constructor(ref: string) {
@@ -58,13 +66,20 @@ export class RefTaken extends Error {
   }
 }
 
+/** The message when an idempotency key was already used by a stored story (intake-writer.mjs says the same). */
+export const IDEMPOTENCY_TAKEN = 'The idempotency key is taken by a stored story';
+
 /**
  * Appends a told story to the intake, inside the caller's transaction. The intake's unique indexes
- * refuse a reference or idempotency key used by another story in the intake; a reference of a story
- * already stored is looked up here.
+ * refuse a reference or idempotency key used by another story in the intake; those of a story
+ * already stored are looked up here (a key's repeat would otherwise be admitted once the first story
+ * had left the intake, and could then never be stored).
  */
 export async function admitStory(trx: Transaction<Database>, a: Admission): Promise<void> {
   if (await trx.selectFrom('stories').select('id').where('ref', '=', a.ref).executeTakeFirst()) throw new RefTaken(a.ref);
+  if (a.idempotencyKey !== null && (await trx.selectFrom('stories').select('id').where('idempotency_key', '=', a.idempotencyKey).executeTakeFirst())) {
+    throw new Error(IDEMPOTENCY_TAKEN);
+  }
   await trx
     .insertInto('story_intake')
     .values({ story_id: a.storyId, ref: a.ref, idempotency_key: a.idempotencyKey, payload: JSON.stringify(a.payload), received_at: a.receivedAt, last_error: null })
@@ -76,7 +91,7 @@ export async function admitStory(trx: Transaction<Database>, a: Admission): Prom
  * PostgreSQL the intake processor may store it between the first two reads (each statement sees
  * what was committed when it began), so a story missed by both is read once more.
  */
-async function storedOrWaiting<T>(stored: () => Promise<T | undefined>, waiting: () => Promise<T | undefined>): Promise<T | undefined> {
+export async function storedOrWaiting<T>(stored: () => Promise<T | undefined>, waiting: () => Promise<T | undefined>): Promise<T | undefined> {
   return (await stored()) ?? (await waiting()) ?? (await stored());
 }
 
@@ -122,11 +137,15 @@ export const RETRY_AFTER_MS = 30_000;
  * loop for the same CPU anyway.)
  */
 const STEP = 16;
-async function analyseInSteps(inputs: AnalysisInput[]): Promise<Analysis[]> {
-  const out: Analysis[] = [];
-  for (let i = 0; i < inputs.length; i += STEP) {
-    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-    out.push(...analyseBatch(inputs.slice(i, i + STEP)));
+async function checkInSteps<T>(rows: readonly T[], check: (row: T) => Item): Promise<Array<Item | { row: T; error: unknown }>> {
+  const out: Array<Item | { row: T; error: unknown }> = [];
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % STEP === 0) await new Promise((resolve) => setImmediate(resolve));
+    try {
+      out.push(check(rows[i]!));
+    } catch (error) {
+      out.push({ row: rows[i]!, error });
+    }
   }
   return out;
 }
@@ -159,26 +178,43 @@ export async function processIntake(handle: DbHandle, o: { limit?: number; log?:
     .limit(o.limit ?? 200)
     .execute();
   if (rows.length === 0) return 0;
-  const payloads = rows.map((r) => JSON.parse(r.payload) as IntakePayload);
-  const analyses = await analyseInSteps(payloads.map((p) => ({ title: p.title, body: p.body, rating: p.rating })));
-  const items: Item[] = rows.map((r, i) => ({ seq: r.seq, attempts: r.attempts, storyId: r.story_id, ref: r.ref, idempotencyKey: r.idempotency_key, receivedAt: r.received_at, p: payloads[i]!, a: analyses[i]! }));
+  // A story keeps its row, with the error and a later time to try again, when it cannot be checked
+  // or stored: one bad story must not hold back the rest.
+  const failed = async (row: { seq: number; attempts: number; story_id: string }, error: unknown) => {
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
+    o.log?.error({ err: message, story: row.story_id }, 'a story could not be stored; it stays in the intake');
+    const retryAt = new Date(at.getTime() + RETRY_AFTER_MS * 2 ** row.attempts).toISOString();
+    await handle.db.updateTable('story_intake').set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message, retry_at: retryAt })).where('seq', '=', row.seq).execute();
+  };
+  const checked = await checkInSteps(rows, (r): Item => {
+    const p = JSON.parse(r.payload) as IntakePayload;
+    const a = analyse({ title: p.title, body: p.body, rating: p.rating });
+    return { seq: r.seq, attempts: r.attempts, storyId: r.story_id, ref: r.ref, idempotencyKey: r.idempotency_key, receivedAt: r.received_at, p, a };
+  });
+  const items: Item[] = [];
+  for (const c of checked) {
+    if ('error' in c) await failed(c.row, c.error);
+    else items.push(c);
+  }
+  if (items.length === 0) return rows.length;
   try {
     await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, items));
-  } catch (err) {
-    // One bad story must not hold back the rest: each is tried alone, and one that fails keeps its
-    // row with the error.
+  } catch {
+    // Each is tried alone, so that only the one at fault keeps its row.
     for (const item of items) {
       try {
         await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, [item]));
       } catch (one) {
-        const message = (one instanceof Error ? one.message : String(one)).slice(0, 2000);
-        o.log?.error({ err: message, story: item.storyId, batchError: err instanceof Error ? err.message : String(err) }, 'a story could not be stored; it stays in the intake');
-        const retryAt = new Date(at.getTime() + RETRY_AFTER_MS * 2 ** item.attempts).toISOString();
-        await handle.db.updateTable('story_intake').set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message, retry_at: retryAt })).where('seq', '=', item.seq).execute();
+        await failed({ seq: item.seq, attempts: item.attempts, story_id: item.storyId }, one);
       }
     }
   }
   return rows.length;
+}
+
+/** Checks and stores everything in the intake that is due (tests, the demo seed and the CLI; servers run processIntake from their job loop). */
+export async function drainIntake(handle: DbHandle): Promise<void> {
+  while ((await processIntake(handle)) > 0);
 }
 
 /** A story that could not be stored yet, as an operator sees it (`carevoice intake list`). */

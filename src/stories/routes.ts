@@ -204,7 +204,6 @@ export function storyPageRoutes(ctx: AppContext) {
         const pageFor: Record<string, string> = { title: '/tell/story', body: '/tell/story', services: '/tell', authorRole: '/tell/about', pseudonym: '/tell/about', email: '/tell/about' };
         return reply.page('stories/views/tell-check.njk', await checkPage(draft, fields.map((f) => ({ text: f.message, href: Object.hasOwn(pageFor, f.field.split('.')[0]!) ? pageFor[f.field.split('.')[0]!]! : '#' }))), 400);
       }
-      ctx.worker?.wake();
       await db.updateTable('story_drafts').set({ story_id: told.id }).where('id', '=', draft.id).execute();
       return reply.redirect('/tell/done', 303);
     });

@@ -48,7 +48,6 @@ export function staffStoryRoutes(ctx: AppContext) {
           { title: values.title, body: values.body, services: [values.service], authorRole: values.authorRole, email: values.email || undefined, rating: values.rating ? Number(values.rating) : undefined, channel: values.channel },
           { createdBy: actor.userId, publicUrl: ctx.config.publicUrl },
         );
-        ctx.worker?.wake();
         return reply.page('stories/views/staff-added.njk', { title: 'Story added', ref: r.ref, breadcrumbs: [{ href: '/staff', text: 'Staff home' }] });
       } catch (err) {
         if (!(err instanceof AppError) || err.status !== 400) throw err;

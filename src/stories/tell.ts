@@ -5,7 +5,7 @@ import { AppError } from '../platform/errors.ts';
 import { MARKUP_MESSAGE, noMarkup, parseInput } from '../platform/http.ts';
 import { randomToken, secureRandomBytes, sha256 } from '../platform/auth/tokens.ts';
 import { checkPseudonym } from '../nlp/pseudonym/index.ts';
-import { admitStory, RefTaken, storyByIdempotencyKey, type IntakePayload } from './intake.ts';
+import { admitStory, intakeAppended, RefTaken, storyByIdempotencyKey, type IntakePayload } from './intake.ts';
 import { intakeWriterFor } from './intake-writer.ts';
 import { AUTHOR_ROLES, CHANNELS, RATINGS, TAG_GROUPS, TAG_GROUP_NAMES, type TagGroup } from './vocabulary.ts';
 
@@ -127,15 +127,12 @@ export async function tellStory(
 ): Promise<TellResult> {
   const input = parseInput(StoryInput, raw, 'invalid_story');
   const db = handle.db;
+  // A repeated key is found where the story is admitted (the intake's unique index, or admitStory
+  // for a story already stored), not looked up before: a first telling costs no extra reads.
   const already = async () => {
     const seen = await storyByIdempotencyKey(db, opts.idempotencyKey!);
     return seen ? { ...seen, moderation: 'pending' as const, duplicate: true } : undefined;
   };
-
-  if (opts.idempotencyKey) {
-    const seen = await already();
-    if (seen) return seen;
-  }
 
   const pseudonym = input.pseudonym || 'Anonymous';
   const check = input.pseudonym ? checkPseudonym(pseudonym) : { ok: true as const };
@@ -185,5 +182,6 @@ export async function tellStory(
       throw err;
     }
   }
+  intakeAppended.emit('story');
   return { id, ref, moderation: 'pending', authorToken, duplicate: false };
 }
