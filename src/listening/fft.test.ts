@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readFftFile } from './fft.ts';
 
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fft-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+let files = 0;
 function csv(text: string): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fft-')), 'export.csv');
+  const file = path.join(dir, `export-${++files}.csv`);
   fs.writeFileSync(file, text);
   return file;
 }

@@ -59,25 +59,25 @@ export const FFT_RATING_WORDS = ['very good', 'good', 'neither good nor poor', '
 
 export async function readFftFile(file: string): Promise<FftRow[]> {
   if (!fs.existsSync(file)) throw new AppError('no_file', 400, `No file at ${file}`);
-  const parser = fs.createReadStream(file).pipe(
-    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, info: true, columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()) }),
-  );
+  // Read whole: the rows' line numbers come from their byte offsets in it (see lineNumbers).
+  const data = await fs.promises.readFile(file);
+  const parser = parse(data, { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, info: true, columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()) });
   const rows: FftRow[] = [];
-  // Problems are kept with the byte where their row starts, and given line numbers at the end.
-  const problems: Array<{ at: number; text: string }> = [];
+  // Problems are kept with their row's number, and given the line it starts on at the end.
+  const problems: Array<{ row: number; text: string }> = [];
   const starts: number[] = [];
   let previousEnd = -1;
   try {
     for await (const { record: rec, info } of parser as AsyncIterable<{ record: Record<string, string | undefined>; info: { bytes: number } }>) {
-      const at = previousEnd;
+      const row = starts.length;
+      starts.push(previousEnd);
       previousEnd = info.bytes;
-      starts.push(at);
-      const problem = (text: string) => problems.push({ at, text });
+      const problem = (text: string) => problems.push({ row, text });
       const get = (field: keyof Omit<FftRow, 'line'>) => {
         for (const [name, f] of Object.entries(HEADER_NAMES)) if (f === field && rec[name] !== undefined) return rec[name]!.trim();
         return '';
       };
-      if (starts.length === 1) {
+      if (row === 0) {
         const missing = (['date', 'serviceCode', 'comment'] as const).filter((f) => !Object.keys(rec).some((k) => HEADER_NAMES[k] === f));
         if (missing.length) throw new AppError('bad_fft_header', 400, `The CSV header must name date, service_code, rating and comment; missing ${missing.join(', ')}`);
       }
@@ -99,47 +99,36 @@ export async function readFftFile(file: string): Promise<FftRow[]> {
     if (err instanceof AppError) throw err;
     throw new AppError('bad_csv', 400, `The file is not valid CSV: ${(err as Error).message}`);
   }
-  const lines = lineNumbers(await fs.promises.readFile(file), starts);
-  if (problems.length) throw fftProblems(problems.map((p) => `line ${lines.get(p.at)}: ${p.text}`));
-  rows.forEach((r, i) => (r.line = lines.get(starts[i]!)!));
+  const lines = lineNumbers(data, starts);
+  if (problems.length) throw fftProblems(problems.map((p) => `line ${lines[p.row]}: ${p.text}`));
+  rows.forEach((r, i) => (r.line = lines[i]!));
   return rows;
 }
 
 /**
  * The line each row starts on, for messages. csv-parse reports where a row ends in bytes (its line
  * count goes wrong on comments holding CRLF line breaks), so a row starts at the first byte after
- * the previous row's end that is not a line break (empty lines are skipped); the first row, after
- * the header's line. Rows are given in file order; -1 stands for "after the header".
+ * the previous row's end that is not a line break (empty lines are skipped); the first row (-1),
+ * after the header's line. `starts` is in file order.
  */
-function lineNumbers(file: Buffer, starts: readonly number[]): Map<number, number> {
-  const out = new Map<number, number>();
+function lineNumbers(file: Buffer, starts: readonly number[]): number[] {
   let line = 1;
   let i = 0;
-  const newline = (at: number) => file[at] === 0x0a || file[at] === 0x0d;
-  const pass = (at: number) => {
-    // one line break: CRLF, LF or CR
-    if (file[at] === 0x0d && file[at + 1] === 0x0a) return at + 2;
-    return at + 1;
+  const isBreak = (at: number) => file[at] === 0x0a || file[at] === 0x0d;
+  // Past one line break (CRLF, LF or CR), counting it.
+  const pastBreak = () => {
+    i += file[i] === 0x0d && file[i + 1] === 0x0a ? 2 : 1;
+    line++;
   };
-  for (const start of starts) {
-    if (out.has(start)) continue;
-    if (start === -1) {
-      while (i < file.length && !newline(i)) i++;
-    } else {
-      for (; i < start; ) {
-        if (newline(i)) {
-          i = pass(i);
-          line++;
-        } else i++;
-      }
+  return starts.map((start) => {
+    if (start === -1) while (i < file.length && !isBreak(i)) i++;
+    while (i < start) {
+      if (isBreak(i)) pastBreak();
+      else i++;
     }
-    while (i < file.length && newline(i)) {
-      i = pass(i);
-      line++;
-    }
-    out.set(start, line);
-  }
-  return out;
+    while (i < file.length && isBreak(i)) pastBreak();
+    return line;
+  });
 }
 
 function fftProblems(problems: string[]): AppError {

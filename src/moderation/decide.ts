@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../platform/db/schema.ts';
-import type { DbHandle } from '../platform/db/index.ts';
+import type { Db, DbHandle } from '../platform/db/index.ts';
 import { now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError, notFound } from '../platform/errors.ts';
@@ -11,7 +11,7 @@ import { queueMail } from '../platform/mail.ts';
 import { applyRedactions, type Finding } from '../nlp/redact/index.ts';
 import { REJECTION_REASONS, type RejectionReason } from '../stories/vocabulary.ts';
 import { MAX_STORY_LENGTH } from '../stories/tell.ts';
-import { inIntake } from '../stories/intake.ts';
+import { inIntake, storedOrWaiting } from '../stories/intake.ts';
 import { canMove } from './states.ts';
 
 
@@ -46,23 +46,22 @@ async function orgIdsOf(trx: Transaction<Database>, storyId: string): Promise<st
 /** A story just told, still in the intake: its identifying details are not yet found. */
 export const notCheckedYet = () => new AppError('not_checked', 409, 'This story has just been told and is still being checked for identifying details and safeguarding concerns. Try again in a moment.');
 
+/** The stored story `read` finds; one still in the intake is a 409 `not_checked`, any other a 404. */
+export async function storyToModerate<T>(db: Db | Transaction<Database>, id: string, read: () => Promise<T | undefined>): Promise<T> {
+  const found = await storedOrWaiting<T | 'in the intake'>(read, async () => ((await inIntake(db, id)) ? 'in the intake' : undefined));
+  if (found === 'in the intake') throw notCheckedYet();
+  if (found === undefined) throw notFound('story', 'story_not_found');
+  return found;
+}
+
 export async function decideStory(
   handle: DbHandle,
   o: { storyId: string; by: string; input: unknown; publicUrl: string },
 ): Promise<{ moderation: string; publishAt: string | null }> {
   const d = parseInput(DecisionInput, o.input, 'invalid_decision');
   return handle.db.transaction().execute(async (trx) => {
-    const read = () => trx.selectFrom('stories').selectAll().where('id', '=', o.storyId).executeTakeFirst();
-    let story = await read();
-    if (!story) {
-      if (await inIntake(trx, o.storyId)) throw notCheckedYet();
-      // On PostgreSQL it may have been stored between the two reads: read it again.
-      story = await read();
-      if (!story) throw notFound('story', 'story_not_found');
-    }
+    const story = await storyToModerate(trx, o.storyId, () => trx.selectFrom('stories').selectAll().where('id', '=', o.storyId).executeTakeFirst());
     if (story.moderation !== 'pending' || story.decided_at) throw new AppError('already_decided', 409, `This story has already been ${story.decided_at && story.moderation === 'pending' ? 'approved and is waiting for the provider review window' : story.moderation}.`);
-    // Stored without its checks (no path of the app does that): nothing could be redacted.
-    if (story.checked_at === null) throw notCheckedYet();
     const orgIds = await orgIdsOf(trx, story.id);
     const t = now();
 

@@ -14,14 +14,13 @@ export interface QueueItem {
   findings: Array<{ id: string; field: string; type: string; start: number; end: number; text: string; accepted: boolean }>;
 }
 
-/** Pending stories checked and not yet decided: urgent first, then oldest first. */
+/** Pending stories not yet decided (every stored story has been checked): urgent first, then oldest first. */
 export async function moderationQueue(db: Db, opts: { limit?: number; after?: { urgent: number; submittedAt: string; id: string } } = {}): Promise<QueueItem[]> {
   let q = db
     .selectFrom('stories')
     .select(['id', 'ref', 'title', 'body', 'urgent', 'safeguarding', 'suggested_criticality', 'submitted_at', 'channel'])
     .where('moderation', '=', 'pending')
-    .where('decided_at', 'is', null)
-    .where('checked_at', 'is not', null);
+    .where('decided_at', 'is', null);
   if (opts.after) {
     const a = opts.after;
     q = q.where((eb) =>

@@ -6,8 +6,7 @@ import { errorFields, parseInput } from '../platform/http.ts';
 import { can } from '../platform/auth/policy.ts';
 import { requireStaffPage } from '../people/routes.ts';
 import { moderationQueue, nearDuplicates } from './queue.ts';
-import { decideStory, notCheckedYet, setFindingAccepted } from './decide.ts';
-import { inIntake } from '../stories/intake.ts';
+import { decideStory, setFindingAccepted, storyToModerate } from './decide.ts';
 import { CRITICALITY, REJECTION_REASONS } from '../stories/vocabulary.ts';
 import { correctThemes } from '../stories/themes.ts';
 import { themeLabels } from '../stories/models.ts';
@@ -41,13 +40,7 @@ export function moderationRoutes(ctx: AppContext) {
   };
 
   const storyPage = async (id: string, extra: Record<string, unknown> = {}) => {
-    const read = () => db.selectFrom('stories').selectAll().where('id', '=', id).executeTakeFirst();
-    let story = await read();
-    if (!story) {
-      if (await inIntake(db, id)) throw notCheckedYet();
-      story = await read(); // stored between the two reads (PostgreSQL)
-      if (!story) throw notFound('story', 'story_not_found');
-    }
+    const story = await storyToModerate(db, id, () => db.selectFrom('stories').selectAll().where('id', '=', id).executeTakeFirst());
     const [services, findings, duplicates, events] = await Promise.all([
       db.selectFrom('story_services').innerJoin('services', 'services.id', 'story_services.service_id').innerJoin('organisations', 'organisations.id', 'story_services.org_id').select(['services.code', 'services.name', 'organisations.name as orgName', 'organisations.review_window_hours']).where('story_id', '=', id).orderBy('position').execute(),
       db.selectFrom('story_findings').selectAll().where('story_id', '=', id).orderBy('field').orderBy('start').execute(),

@@ -26,36 +26,15 @@ export const EVENTS_CHANNEL = 'carevoice_events';
 export const appended = new EventEmitter();
 appended.setMaxListeners(0);
 
-export async function appendEvent(
-  trx: Transaction<Database> | Kysely<Database>,
-  dialect: 'sqlite' | 'postgres',
-  e: NewEvent,
-): Promise<number> {
-  const row = await trx
-    .insertInto('events')
-    .values({
-      type: e.type,
-      org_id: e.orgId ?? null,
-      subject: e.subject ?? null,
-      actor_id: e.actorId ?? null,
-      data: JSON.stringify(e.data ?? {}),
-      created_at: now(),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  if (dialect === 'postgres') {
-    // Delivered by PostgreSQL only when the transaction commits, to every listening app server.
-    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${String(row.id)})`.execute(trx);
-  }
-  queueMicrotask(() => appended.emit('event', row.id));
-  return row.id;
+export async function appendEvent(trx: Transaction<Database> | Kysely<Database>, dialect: 'sqlite' | 'postgres', e: NewEvent): Promise<number> {
+  return (await appendEvents(trx, dialect, [e]))[0]!;
 }
 
-/** Many events in one statement (a batch of stories stored together); one wake-up for them all. */
-export async function appendEvents(trx: Transaction<Database>, dialect: 'sqlite' | 'postgres', events: readonly NewEvent[]): Promise<void> {
-  if (events.length === 0) return;
+/** Events in as few statements as may be (a batch of stories stored together); one wake-up for them all. Returns their ids. */
+export async function appendEvents(trx: Transaction<Database> | Kysely<Database>, dialect: 'sqlite' | 'postgres', events: readonly NewEvent[]): Promise<number[]> {
+  if (events.length === 0) return [];
   const t = now();
-  let last = 0;
+  const ids: number[] = [];
   // 200 rows of 6 values stay far below both databases' limits on parameters.
   for (let i = 0; i < events.length; i += 200) {
     const rows = await trx
@@ -63,10 +42,13 @@ export async function appendEvents(trx: Transaction<Database>, dialect: 'sqlite'
       .values(events.slice(i, i + 200).map((e) => ({ type: e.type, org_id: e.orgId ?? null, subject: e.subject ?? null, actor_id: e.actorId ?? null, data: JSON.stringify(e.data ?? {}), created_at: t })))
       .returning('id')
       .execute();
-    last = Math.max(last, ...rows.map((r) => r.id));
+    ids.push(...rows.map((r) => r.id));
   }
+  const last = Math.max(...ids);
+  // Delivered by PostgreSQL only when the transaction commits, to every listening app server.
   if (dialect === 'postgres') await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${String(last)})`.execute(trx);
   queueMicrotask(() => appended.emit('event', last));
+  return ids;
 }
 
 export interface StoredEvent {

@@ -1,7 +1,7 @@
 // Several models read one comment together, with the answers each would give alone.
 
 import { quantise, type Model, type Prediction } from './model.ts';
-import { bigramBucket, fmix, forEachCharNgram, grown, TokenScanner, trigramBucket, type FeatureConfig } from './tokenize.ts';
+import { BucketTable, bigramBucket, fmix, forEachCharNgram, grown, TokenScanner, trigramBucket, type FeatureConfig } from './tokenize.ts';
 
 /** What a cached word yields: its raw hash, and the union features of its unigram and its char n-grams. */
 interface WordFeatures {
@@ -53,9 +53,8 @@ export class ModelSet {
   private readonly cMin: number;
   private readonly cMax: number;
   private readonly sublinear: boolean;
-  /** open addressing over union ids: keys (bucket ids) and values interleaved */
-  private readonly slots: Int32Array;
-  private readonly slotMask: number;
+  /** bucket id -> union id */
+  private readonly buckets: BucketTable;
   /** union id -> is a word feature */
   private readonly isWord: Uint8Array;
   /** idf[u * m + j]: model j's idf of union feature u, 0 when model j does not keep it */
@@ -65,8 +64,8 @@ export class ModelSet {
   private readonly rowLength: number;
   private readonly offsets: Int32Array;
   private readonly scales: Float64Array;
-  /** per model, the word n-gram orders it counts (bit o set for order o) */
-  private readonly orders: Int32Array;
+  /** for each word n-gram order (1-3), the models that count it (bit j for model j) */
+  private readonly countedBy: Int32Array;
   private readonly wordWeights: Float64Array;
   private readonly charWeights: Float64Array;
   private readonly words = new Map<string, WordFeatures>();
@@ -106,10 +105,9 @@ export class ModelSet {
     this.charOffset = 1 << first.hashBits;
     [this.cMin, this.cMax] = first.charNgrams;
     this.sublinear = first.sublinearTf;
-    this.orders = Int32Array.from(configs, (c) => {
-      let bits = 0;
-      for (let o = Math.max(1, c.wordNgrams[0]); o <= c.wordNgrams[1]; o++) bits |= 1 << o;
-      return bits;
+    this.countedBy = new Int32Array(4);
+    configs.forEach((c, j) => {
+      for (let o = Math.max(1, c.wordNgrams[0]); o <= c.wordNgrams[1]; o++) this.countedBy[o] = (this.countedBy[o] as number) | (1 << j);
     });
     this.wordWeights = Float64Array.from(configs, (c) => c.wordWeight);
     this.charWeights = Float64Array.from(configs, (c) => c.charWeight);
@@ -119,19 +117,8 @@ export class ModelSet {
     for (const x of models) for (const g of x.parts.vectorizer.featureIds) all.add(g);
     const union = Int32Array.from(all).sort();
     const U = union.length;
-    let size = 16;
-    while (size < U * 3) size *= 2;
-    this.slots = new Int32Array(size * 2).fill(-1);
-    this.slotMask = size - 1;
-    this.isWord = new Uint8Array(U);
-    for (let u = 0; u < U; u++) {
-      const g = union[u] as number;
-      let s = Math.imul(g, 0x9e3779b1) & this.slotMask;
-      while (this.slots[2 * s] !== -1) s = (s + 1) & this.slotMask;
-      this.slots[2 * s] = g;
-      this.slots[2 * s + 1] = u;
-      this.isWord[u] = g < this.charOffset ? 1 : 0;
-    }
+    this.buckets = new BucketTable(union);
+    this.isWord = Uint8Array.from(union, (g) => (g < this.charOffset ? 1 : 0));
 
     this.offsets = new Int32Array(m);
     let rowLength = 0;
@@ -149,7 +136,7 @@ export class ModelSet {
       this.scales.set(scales, this.offsets[j]);
       const v = x.parts.vectorizer;
       for (let f = 0; f < v.featureIds.length; f++) {
-        const u = this.find(v.featureIds[f] as number);
+        const u = this.buckets.find(v.featureIds[f] as number);
         this.idf[u * m + j] = v.idf[f] as number;
         this.q.set(q.subarray(f * K, (f + 1) * K), u * rowLength + (this.offsets[j] as number));
       }
@@ -162,18 +149,6 @@ export class ModelSet {
     this.sw = new Float64Array(m);
     this.sc = new Float64Array(m);
     this.z = models.map((x) => new Float64Array(x.labels.length));
-  }
-
-  /** Union id of a bucket, or -1 when no model keeps it. */
-  private find(g: number): number {
-    const slots = this.slots;
-    let s = Math.imul(g, 0x9e3779b1) & this.slotMask;
-    for (;;) {
-      const key = slots[2 * s] as number;
-      if (key === g) return slots[2 * s + 1] as number;
-      if (key === -1) return -1;
-      s = (s + 1) & this.slotMask;
-    }
   }
 
   /**
@@ -212,13 +187,6 @@ export class ModelSet {
     }
   }
 
-  /** The models (bit j for model j) that count word n-grams of order o. */
-  private countersOf(o: number): number {
-    let who = 0;
-    for (let j = 0; j < this.m; j++) if ((this.orders[j] as number) & (1 << o)) who |= 1 << j;
-    return who;
-  }
-
   /** A token's features, remembered by its text (its codes are the scanner's). */
   private wordFeatures(raw: string, len: number, hash: number): WordFeatures {
     let w = this.words.get(raw);
@@ -226,14 +194,14 @@ export class ModelSet {
     const chars: number[] = [];
     if (this.cMax > 0) {
       forEachCharNgram(this.scanner.codes, len, this.cMin, this.cMax, this.mask, (b) => {
-        const u = this.find(this.charOffset + b);
+        const u = this.buckets.find(this.charOffset + b);
         if (u >= 0) chars.push(u);
       });
     }
     const sums = new Float64Array(this.rowLength);
     const squares = new Float64Array(this.m);
     for (const u of chars) this.addRow(sums, squares, u, 1, 1);
-    w = { hash, unigram: this.find(fmix(hash) & this.mask), chars: Int32Array.from(chars), sums, squares };
+    w = { hash, unigram: this.buckets.find(fmix(hash) & this.mask), chars: Int32Array.from(chars), sums, squares };
     if (this.words.size >= WORD_CACHE_LIMIT) this.words.clear();
     this.words.set(raw, w);
     return w;
@@ -276,12 +244,12 @@ export class ModelSet {
       for (let j = 0; j < m; j++) sc[j] = (sc[j] as number) + (squares[j] as number);
     });
     const wh = this.wordHashes;
-    const uni = this.countersOf(1);
+    const uni = this.countedBy[1] as number;
     if (uni) for (let i = 0; i < nWords; i++) this.count(this.wordUnigrams[i] as number, uni);
-    const bi = this.countersOf(2);
-    if (bi) for (let i = 0; i + 1 < nWords; i++) this.count(this.find(bigramBucket(wh[i] as number, wh[i + 1] as number, this.mask)), bi);
-    const tri = this.countersOf(3);
-    if (tri) for (let i = 0; i + 2 < nWords; i++) this.count(this.find(trigramBucket(wh[i] as number, wh[i + 1] as number, wh[i + 2] as number, this.mask)), tri);
+    const bi = this.countedBy[2] as number;
+    if (bi) for (let i = 0; i + 1 < nWords; i++) this.count(this.buckets.find(bigramBucket(wh[i] as number, wh[i + 1] as number, this.mask)), bi);
+    const tri = this.countedBy[3] as number;
+    if (tri) for (let i = 0; i + 2 < nWords; i++) this.count(this.buckets.find(trigramBucket(wh[i] as number, wh[i + 1] as number, wh[i + 2] as number, this.mask)), tri);
   }
 
   /** Every model's decision values for the text (reused buffers: copy them to keep them). */

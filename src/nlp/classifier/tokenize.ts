@@ -31,7 +31,7 @@ const TRIGRAM_SEED = 0x1b873593;
 const CHAR_SEED = 0x7feb352d;
 
 /** 0 = separator, 1 = token character, 2 = apostrophe (dropped inside a token); of a lower-cased code. */
-export function charClass(c: number): number {
+function charClass(c: number): number {
   if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) return 1;
   if (c === 39 || c === 8217 || c === 8216 || c === 96) return 2;
   if (c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7) return 1;
@@ -66,12 +66,12 @@ export function fmix(h: number): number {
   return h >>> 0;
 }
 
-export function fnvStep(h: number, c: number): number {
+function fnvStep(h: number, c: number): number {
   return Math.imul(h ^ c, 16777619);
 }
 
 /** The running hash of a word starts here; `fnvStep` adds each of its characters. */
-export const WORD_HASH_START = (2166136261 ^ WORD_SEED) | 0;
+const WORD_HASH_START = (2166136261 ^ WORD_SEED) | 0;
 const CHAR_HASH_START = (2166136261 ^ CHAR_SEED) | 0;
 
 /** Bucket of a word bigram or trigram from its words' raw hashes (as `extract` computes it). */
@@ -137,6 +137,47 @@ export function charNgrams(word: string, min: number, max: number): string[] {
     for (let n = min; n <= max && start + n <= padded.length; n++) out.push(padded.slice(start, start + n));
   }
   return out;
+}
+
+/**
+ * Bucket id -> number, for the few tens of thousands of buckets a model keeps out of millions: open
+ * addressing, keys and values interleaved, about three slots a key (0.5-1 MB a model, where a dense
+ * array over the whole hash space was 8 MB a model, in every thread that loads the models).
+ */
+export class BucketTable {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+
+  /** Maps keys[i] to i; the keys must be distinct and not negative. */
+  constructor(keys: Int32Array) {
+    let size = 16;
+    while (size < keys.length * 3) size *= 2;
+    this.slots = new Int32Array(size * 2).fill(-1);
+    this.mask = size - 1;
+    for (let i = 0; i < keys.length; i++) {
+      const g = keys[i] as number;
+      if (g < 0) throw new Error('bucket ids are not negative');
+      let s = Math.imul(g, 0x9e3779b1) & this.mask;
+      while (this.slots[2 * s] !== -1) {
+        if (this.slots[2 * s] === g) throw new Error('bucket ids repeat');
+        s = (s + 1) & this.mask;
+      }
+      this.slots[2 * s] = g;
+      this.slots[2 * s + 1] = i;
+    }
+  }
+
+  /** The number of bucket g, or -1 when it has none. */
+  find(g: number): number {
+    const slots = this.slots;
+    let s = Math.imul(g, 0x9e3779b1) & this.mask;
+    for (;;) {
+      const key = slots[2 * s] as number;
+      if (key === g) return slots[2 * s + 1] as number;
+      if (key === -1) return -1;
+      s = (s + 1) & this.mask;
+    }
+  }
 }
 
 /** `a` itself when it holds `need` values, else a copy twice as long (or longer). */

@@ -2,7 +2,7 @@
 // numbered compactly; the word block and the char block are L2-normalised separately and then
 // weighted (like scikit-learn's FeatureUnion of two TfidfVectorizers).
 
-import { HashedFeaturizer, type FeatureConfig } from './tokenize.ts';
+import { BucketTable, HashedFeaturizer, type FeatureConfig } from './tokenize.ts';
 
 export interface SparseRows {
   rowPtr: Int32Array;
@@ -35,13 +35,8 @@ export class Vectorizer {
   readonly idf: Float32Array;
   /** features [0, nWord) are word features, the rest char features. */
   readonly nWord: number;
-  /**
-   * Bucket id -> feature number, as an open-addressing hash table (keys and values interleaved,
-   * about three slots per feature): 0.5-1 MB a model, where a dense array over the whole hash space
-   * was 8 MB a model, in every thread that loads the models.
-   */
-  private readonly slots: Int32Array;
-  private readonly slotMask: number;
+  /** bucket id -> feature number */
+  private readonly buckets: BucketTable;
   private readonly featurizer: ReturnType<typeof sharedFeaturizer>;
   private counts: Float64Array;
   /** output of the last vectorize() call */
@@ -54,23 +49,13 @@ export class Vectorizer {
     this.featureIds = featureIds;
     this.idf = idf;
     const charOffset = 1 << config.hashBits;
-    let size = 16;
-    while (size < featureIds.length * 3) size *= 2;
-    this.slots = new Int32Array(size * 2).fill(-1);
-    this.slotMask = size - 1;
     let nWord = 0;
     for (let i = 0; i < featureIds.length; i++) {
       const g = featureIds[i] as number;
       if (g < 0 || g >= charOffset * 2) throw new Error('model feature id out of range');
-      let s = Math.imul(g, 0x9e3779b1) & this.slotMask;
-      while (this.slots[2 * s] !== -1) {
-        if (this.slots[2 * s] === g) throw new Error('model feature ids repeat');
-        s = (s + 1) & this.slotMask;
-      }
-      this.slots[2 * s] = g;
-      this.slots[2 * s + 1] = i;
       if (g < charOffset) nWord = i + 1;
     }
+    this.buckets = new BucketTable(featureIds);
     this.nWord = nWord;
     this.featurizer = sharedFeaturizer(config);
     this.counts = new Float64Array(featureIds.length);
@@ -123,8 +108,7 @@ export class Vectorizer {
     }
     const n = shared.lastN;
     const out = shared.featurizer.out;
-    const slots = this.slots;
-    const mask = this.slotMask;
+    const buckets = this.buckets;
     const counts = this.counts;
     if (this.vIdx.length < n) {
       this.vIdx = new Int32Array(n * 2);
@@ -134,15 +118,8 @@ export class Vectorizer {
     const vVal = this.vVal;
     let nnz = 0;
     for (let i = 0; i < n; i++) {
-      const g = out[i] as number;
-      let s = Math.imul(g, 0x9e3779b1) & mask;
-      let key = slots[2 * s] as number;
-      while (key !== g && key !== -1) {
-        s = (s + 1) & mask;
-        key = slots[2 * s] as number;
-      }
-      if (key === -1) continue;
-      const c = slots[2 * s + 1] as number;
+      const c = buckets.find(out[i] as number);
+      if (c < 0) continue;
       if (counts[c] === 0) vIdx[nnz++] = c;
       counts[c] = (counts[c] as number) + 1;
     }

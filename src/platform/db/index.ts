@@ -112,7 +112,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
  * recently used dropped past `max`. A statement still being iterated (a stream) is busy and cannot
  * be shared: a second one is prepared for the moment.
  */
-export function withStatementCache(sqlite: SqliteDatabase.Database, max = 500): { prepare(sql: string): SqliteDatabase.Statement; close(): void } {
+function withStatementCache(sqlite: SqliteDatabase.Database, max = 500): { prepare(sql: string): SqliteDatabase.Statement; close(): void } {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     prepare(text: string) {
