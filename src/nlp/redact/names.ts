@@ -2,6 +2,7 @@
 // is only a name when the lexicon is sure of it (Sarah, Patel) or a cue says so (Dr ..., "my son
 // ...", "a nurse called ...", "... on reception"). Words that are also ordinary words (Will, Hope,
 // Grace), places and the names inside hospital names (St James's, Queen Elizabeth) need a cue.
+import { allMatches } from '../regex.ts';
 import type { Candidate } from './types.ts';
 import { isClearFirstName, isClearSurname, isFirstName, isPlace, isSurname } from './lexicon.ts';
 
@@ -153,7 +154,7 @@ const TOKEN_RE = /\p{L}[\p{L}\p{M}'’-]*/gu;
 
 function tokenize(text: string): Token[] {
   const out: Token[] = [];
-  for (const m of text.matchAll(TOKEN_RE)) {
+  for (const m of allMatches(TOKEN_RE, text)) {
     const start = m.index ?? 0;
     let word = m[0];
     // possessives and trailing apostrophes/hyphens are not part of the name
@@ -290,7 +291,7 @@ export function findNames(text: string, out: Candidate[]): void {
   };
 
   // 1. titles: Dr Ahmed, Mrs Patel, Nurse Jones, Sister O'Neill, Dr. J. Smith
-  for (const m of text.matchAll(TITLE_RE)) {
+  for (const m of allMatches(TITLE_RE, text)) {
     const titleWord = m[1] ?? '';
     const key = titleWord.toLowerCase();
     const info = TITLE_REPLACEMENT[key];
@@ -316,7 +317,7 @@ export function findNames(text: string, out: Candidate[]): void {
   }
 
   // 2. relations: "my husband John", "our son, Oliver,", "my mum (Rose)"
-  for (const m of text.matchAll(RELATION_BEFORE)) {
+  for (const m of allMatches(RELATION_BEFORE, text)) {
     const i = tokenAt((m.index ?? 0) + m[0].length);
     if (i === undefined) continue;
     const t = toks[i] as Token;
@@ -327,7 +328,7 @@ export function findNames(text: string, out: Candidate[]): void {
   }
 
   // 3. "called X", "named X", "her name was X"
-  for (const m of text.matchAll(NAMED_RE)) {
+  for (const m of allMatches(NAMED_RE, text)) {
     const pos = (m.index ?? 0) + m[0].length;
     const i = tokenAt(pos);
     if (i === undefined) continue;
@@ -338,7 +339,7 @@ export function findNames(text: string, out: Candidate[]): void {
   }
 
   // 4. greetings and thanks: "Thank you Sarah", "Dear Dr Smith" (title handled above)
-  for (const m of text.matchAll(GREETING_RE)) {
+  for (const m of allMatches(GREETING_RE, text)) {
     const i = tokenAt((m.index ?? 0) + m[0].length);
     if (i === undefined) continue;
     const t = toks[i] as Token;

@@ -1,6 +1,7 @@
 // Finders for the structured identifying details: NHS numbers, phone numbers, emails, links,
 // postcodes, dates (and dates of birth), clock times and street addresses. Each returns candidate
 // spans; index.ts resolves overlaps by priority.
+import { allMatches } from '../regex.ts';
 import type { Candidate } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -22,12 +23,12 @@ const NHS_LABELLED =
 const TEN_DIGITS = /(?<![\w+.£$/])\d(?:[ -]?\d){9}(?![\w/])/g;
 
 export function findNhsNumbers(text: string, out: Candidate[]): void {
-  for (const m of text.matchAll(NHS_LABELLED)) {
+  for (const m of allMatches(NHS_LABELLED, text)) {
     const num = m[1] ?? '';
     const start = (m.index ?? 0) + m[0].length - num.length;
     out.push({ type: 'nhs_number', start, end: start + num.length, replacement: '[NHS number]', priority: 95 });
   }
-  for (const m of text.matchAll(TEN_DIGITS)) {
+  for (const m of allMatches(TEN_DIGITS, text)) {
     const digits = m[0].replace(/\D/g, '');
     // a leading 0 is a phone number's; the labelled form above still catches such NHS numbers
     if (digits.startsWith('0') || !isValidNhsNumber(digits)) continue;
@@ -47,7 +48,7 @@ function isDigit(c: number): boolean {
 }
 
 export function findPhones(text: string, out: Candidate[]): void {
-  for (const m of text.matchAll(PHONE_START)) {
+  for (const m of allMatches(PHONE_START, text)) {
     const start = m.index ?? 0;
     const intl = m[0].length > 0 && !m[0].startsWith('(');
     let national = intl ? 1 : 0; // the 0 implied by +44
@@ -94,12 +95,12 @@ const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"'\])]+/gi;
 
 export function findEmailsAndLinks(text: string, out: Candidate[]): void {
   if (text.includes('@')) {
-    for (const m of text.matchAll(EMAIL)) {
+    for (const m of allMatches(EMAIL, text)) {
       const start = m.index ?? 0;
       out.push({ type: 'email', start, end: start + m[0].length, replacement: '[email]', priority: 100 });
     }
   }
-  for (const m of text.matchAll(URL_RE)) {
+  for (const m of allMatches(URL_RE, text)) {
     const start = m.index ?? 0;
     const url = m[0].replace(/[.,;:!?]+$/, '');
     out.push({ type: 'url', start, end: start + url.length, replacement: '[link]', priority: 98 });
@@ -120,7 +121,7 @@ const POSTCODE_AREAS = new Set(
 const POSTCODE = /(?<![\w])([A-Za-z]{1,2})(\d[A-Za-z\d]?)[ \u00a0]{0,2}(\d[ABD-HJLNP-UW-Zabd-hjlnp-uw-z]{2})(?![\w])/g;
 
 export function findPostcodes(text: string, out: Candidate[]): void {
-  for (const m of text.matchAll(POSTCODE)) {
+  for (const m of allMatches(POSTCODE, text)) {
     const area = (m[1] ?? '').toUpperCase();
     if (!POSTCODE_AREAS.has(area)) continue;
     const inward = m[3] ?? '';
@@ -209,7 +210,7 @@ export function findDates(text: string, out: Candidate[]): void {
   const hasDigit = /\d/.test(text);
   if (!hasDigit) return;
   DATE_PATTERNS.forEach((re, idx) => {
-    for (const m of text.matchAll(re)) {
+    for (const m of allMatches(re, text)) {
       if (!plausibleNumericDate(m, idx)) continue;
       const start = m.index ?? 0;
       let end = start + m[0].length;
@@ -226,7 +227,7 @@ export function findDates(text: string, out: Candidate[]): void {
       });
     }
   });
-  for (const m of text.matchAll(BORN_YEAR)) {
+  for (const m of allMatches(BORN_YEAR, text)) {
     const y = m[1] ?? '';
     const start = (m.index ?? 0) + m[0].lastIndexOf(y);
     out.push({ type: 'date_of_birth', start, end: start + y.length, replacement: '[date of birth]', priority: 70 });
@@ -255,7 +256,7 @@ const TIME_PATTERNS: RegExp[] = [
 
 export function findTimes(text: string, out: Candidate[]): void {
   for (const re of TIME_PATTERNS) {
-    for (const m of text.matchAll(re)) {
+    for (const m of allMatches(re, text)) {
       const start = m.index ?? 0;
       let end = start + m[0].length;
       while (end > start && /\s/.test(text[end - 1] ?? '')) end--;
@@ -291,7 +292,7 @@ const NOT_ADDRESS_BEFORE =
 
 export function findAddresses(text: string, out: Candidate[]): void {
   ADDRESS_PATTERNS.forEach((re, idx) => {
-    for (const m of text.matchAll(re)) {
+    for (const m of allMatches(re, text)) {
       const start = m.index ?? 0;
       const body = m[0];
       if (idx < 2 && !/^(?:flat|apartment|apt|unit)/i.test(body)) {

@@ -2,6 +2,7 @@
 // harm to self or others, abuse, neglect, a crime). Rule-based phrases, with negation handled for
 // the phrases where "not" reverses the meaning ("I am not suicidal"), and idioms set aside ("I
 // could have killed for a cup of tea"). It errs towards flagging: a moderator reads every story.
+import { allMatches } from '../regex.ts';
 
 export type SafeguardingReason = 'self_harm' | 'harm_to_others' | 'abuse' | 'neglect' | 'crime';
 
@@ -74,10 +75,10 @@ const NEGATION_EXCEPTION = /\b(?:not\s+only|whether\s+or\s+not|if\s+not)\b/i;
 
 export function assessSafeguarding(text: string): SafeguardingAssessment {
   const idioms: Array<[number, number]> = [];
-  for (const m of text.matchAll(IDIOMS)) idioms.push([m.index ?? 0, (m.index ?? 0) + m[0].length]);
+  for (const m of allMatches(IDIOMS, text)) idioms.push([m.index ?? 0, (m.index ?? 0) + m[0].length]);
   const matches: SafeguardingMatch[] = [];
   for (const rule of RULES) {
-    for (const m of text.matchAll(rule.re)) {
+    for (const m of allMatches(rule.re, text)) {
       const start = m.index ?? 0;
       const end = start + m[0].length;
       if (idioms.some(([s, e]) => s < end && start < e)) continue;
