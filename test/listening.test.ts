@@ -250,6 +250,26 @@ describe('listening: Mastodon, the live wall and hotspots', () => {
     const after = (await (await api('/api/v1/moderation/queue?limit=100', moderatorKey)).json()) as { items: Array<{ channel: string }> };
     expect(after.items.filter((s) => s.channel === 'fft')).toHaveLength(3);
   });
+
+  it('imports a large export on the analysis threads, and still refuses it whole for a bad last row', async () => {
+    // Over 64 KB: the rows go to the analysis threads while the file is still being read.
+    const rows = Array.from({ length: 1200 }, (_, i) => `2026-10-${String((i % 28) + 1).padStart(2, '0')},RR813-W07,${(i % 5) + 1},"Visit ${i}: the nurses were kind, the food was cold and the ward was clean."`);
+    const header = 'date,service_code,rating,comment';
+    const bad = path.join(dataDir, 'large-bad.csv');
+    fs.writeFileSync(bad, [header, ...rows, 'soon,RR813-W07,1,"A date that is not one"'].join('\n'));
+    expect(fs.statSync(bad).size).toBeGreaterThan(64 * 1024);
+    const r = run(['import', 'fft', '--org', 'RR8', '--file', bad]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Nothing was imported: 1 bad row: line 1202: date must be YYYY-MM-DD, got "soon"/);
+    const queue = async () => ((await (await api('/api/v1/moderation/queue?limit=100', moderatorKey)).json()) as { items: Array<{ title: string }> }).items;
+    expect((await queue()).filter((s) => s.title.startsWith('Visit'))).toHaveLength(0);
+
+    const good = path.join(dataDir, 'large.csv');
+    fs.writeFileSync(good, [header, ...rows].join('\n'));
+    expect(must(['import', 'fft', '--org', 'RR8', '--file', good])).toMatch(/imported 1200, already there 0, without a comment 0/);
+    expect(must(['import', 'fft', '--org', 'RR8', '--file', good])).toMatch(/imported 0, already there 1200/);
+    expect((await queue()).filter((s) => s.title.startsWith('Visit')).length).toBeGreaterThan(0);
+  }, 60_000);
 });
 
 describe.runIf(TEST_DB === 'postgres')('two app servers on one PostgreSQL database', () => {
