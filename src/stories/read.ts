@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db, DbHandle } from '../platform/db/index.ts';
+import { readRows } from '../platform/db/readers.ts';
 import type { Database, StoryTable } from '../platform/db/schema.ts';
 import { AppError, notFound } from '../platform/errors.ts';
 import { decodeCursor, encodeCursor } from '../platform/http.ts';
@@ -134,6 +135,8 @@ export async function listPublished(handle: DbHandle, query: StoryQuery): Promis
     if (!svc) throw new AppError('service_not_found', 404, `No service has the code ${query.service}`);
     q = q.where('stories.id', 'in', db.selectFrom('story_services').innerJoin('services', 'services.id', 'story_services.service_id').select('story_services.story_id').where('services.path', 'like', `${svc.path}%`));
   }
+  // A full-text search on SQLite takes milliseconds: it runs off the event loop (readers.ts).
+  let search = false;
   if (query.q) {
     if (handle.dialect === 'postgres') {
       q = q.where(sql<boolean>`stories.search @@ websearch_to_tsquery('english', ${query.q})`);
@@ -141,6 +144,7 @@ export async function listPublished(handle: DbHandle, query: StoryQuery): Promis
       const match = ftsQuery(query.q);
       if (!match) return { items: [], nextCursor: null };
       q = q.where(sql<boolean>`stories.rowid IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH ${match})`);
+      search = true;
     }
   }
   if (query.tag) q = q.where('stories.id', 'in', db.selectFrom('story_tags').select('story_id').where('tag', '=', query.tag));
@@ -152,7 +156,8 @@ export async function listPublished(handle: DbHandle, query: StoryQuery): Promis
   }
   const cursor = decodeCursor(query.cursor, isCursor);
   if (cursor) q = q.where((eb) => eb.or([eb('stories.published_at', '<', cursor.p), eb.and([eb('stories.published_at', '=', cursor.p), eb('stories.id', '<', cursor.i)])]));
-  const rows = await q.orderBy('stories.published_at', 'desc').orderBy('stories.id', 'desc').limit(limit + 1).execute();
+  const newest = q.orderBy('stories.published_at', 'desc').orderBy('stories.id', 'desc').limit(limit + 1);
+  const rows = search ? await readRows(handle, newest.compile()) : await newest.execute();
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return { items: await present(db, page), nextCursor: rows.length > limit && last ? encodeCursor({ p: last.published_at!, i: last.id }) : null };
