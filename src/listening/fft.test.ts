@@ -40,4 +40,10 @@ describe('readFftFile', () => {
       { line: 5, date: '2026-11-03', serviceCode: 'RR813-W07', rating: null, comment: 'Three' },
     ]);
   });
+
+  it('takes the header in any case and spacing, and names the columns it lacks', async () => {
+    const rows = await readFftFile(csv('Date, Service Code ,RATING,Comments\n2026-11-02,rr813-w07,2,"Fine"\n'));
+    expect(rows).toEqual([{ line: 2, date: '2026-11-02', serviceCode: 'RR813-W07', rating: 2, comment: 'Fine' }]);
+    await expect(readFftFile(csv('when,service_code,rating\n2026-11-02,RR813-W07,2\n'))).rejects.toThrow(/header must name date, service_code, rating and comment; missing date, comment$/);
+  });
 });

@@ -57,61 +57,81 @@ const BATCH = 500;
 /** Words for the FFT's five answers, 1 (very good) to 5 (very poor), as stories store a rating. */
 export const FFT_RATING_WORDS = ['very good', 'good', 'neither good nor poor', 'poor', 'very poor'] as const;
 
-export async function readFftFile(file: string): Promise<FftRow[]> {
-  if (!fs.existsSync(file)) throw new AppError('no_file', 400, `No file at ${file}`);
-  // Read whole: the rows' line numbers come from their byte offsets in it (see lineNumbers).
-  const data = await fs.promises.readFile(file);
-  const parser = parse(data, { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, info: true, columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()) });
-  const rows: FftRow[] = [];
-  // Problems are kept with their row's number, and given the line it starts on at the end.
-  const problems: Array<{ row: number; text: string }> = [];
-  const starts: number[] = [];
+/** One row of an FFT file as read, and what is wrong with it (nothing, mostly). */
+interface ReadRow {
+  row: FftRow;
+  problems: string[];
+}
+
+/**
+ * The rows of an FFT file in order, each checked, with the line it starts on. The header is
+ * checked first; a file that is not CSV throws when the parser meets the fault.
+ */
+async function* fftRows(data: Buffer): AsyncGenerator<ReadRow> {
+  const parser = parse(data, { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, info: true });
+  const lineOf = lineFinder(data);
+  // csv-parse tells where a row ends; the next row starts after it (the first, after the header).
   let previousEnd = -1;
+  let columns: Record<keyof Omit<FftRow, 'line'>, number> | undefined;
   try {
-    for await (const { record: rec, info } of parser as AsyncIterable<{ record: Record<string, string | undefined>; info: { bytes: number } }>) {
-      const row = starts.length;
-      starts.push(previousEnd);
-      previousEnd = info.bytes;
-      const problem = (text: string) => problems.push({ row, text });
-      const get = (field: keyof Omit<FftRow, 'line'>) => {
-        for (const [name, f] of Object.entries(HEADER_NAMES)) if (f === field && rec[name] !== undefined) return rec[name]!.trim();
-        return '';
-      };
-      if (row === 0) {
-        const missing = (['date', 'serviceCode', 'comment'] as const).filter((f) => !Object.keys(rec).some((k) => HEADER_NAMES[k] === f));
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
+      if (!columns) {
+        previousEnd = info.bytes;
+        const names = record.map((h) => HEADER_NAMES[h.trim().toLowerCase()]);
+        const missing = (['date', 'serviceCode', 'comment'] as const).filter((f) => !names.includes(f));
         if (missing.length) throw new AppError('bad_fft_header', 400, `The CSV header must name date, service_code, rating and comment; missing ${missing.join(', ')}`);
+        columns = { date: names.indexOf('date'), serviceCode: names.indexOf('serviceCode'), rating: names.indexOf('rating'), comment: names.indexOf('comment') };
+        continue;
       }
-      const date = get('date');
-      const serviceCode = get('serviceCode').toUpperCase();
-      const ratingText = get('rating');
-      const comment = get('comment');
+      const line = lineOf(previousEnd);
+      previousEnd = info.bytes;
+      const get = (at: number) => (at < 0 ? '' : (record[at] ?? '').trim());
+      const problems: string[] = [];
+      const date = get(columns.date);
+      const serviceCode = get(columns.serviceCode).toUpperCase();
+      const ratingText = get(columns.rating);
+      const comment = get(columns.comment);
       const rating = ratingText === '' ? null : Number(ratingText);
       const d = /^\d{4}-\d{2}-\d{2}$/.test(date) ? new Date(`${date}T12:00:00Z`) : null;
-      if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== date) problem(`date must be YYYY-MM-DD, got "${date.slice(0, 40)}"`);
-      else if (d.getTime() > Date.now() + 86_400_000) problem(`date ${date} is in the future`);
-      if (!serviceCode) problem(`no service code`);
-      if (rating !== null && !(Number.isInteger(rating) && rating >= 1 && rating <= 5)) problem(`rating must be 1 (very good) to 5 (very poor) or empty, got "${ratingText.slice(0, 20)}"`);
-      if (comment.length > FFT_MAX_COMMENT) problem(`comment longer than ${FFT_MAX_COMMENT} characters`);
-      if (comment.includes('\u0000')) problem(`comment holds a NUL character`);
-      rows.push({ line: 0, date, serviceCode, rating, comment });
+      if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== date) problems.push(`date must be YYYY-MM-DD, got "${date.slice(0, 40)}"`);
+      else if (d.getTime() > Date.now() + 86_400_000) problems.push(`date ${date} is in the future`);
+      if (!serviceCode) problems.push(`no service code`);
+      if (rating !== null && !(Number.isInteger(rating) && rating >= 1 && rating <= 5)) problems.push(`rating must be 1 (very good) to 5 (very poor) or empty, got "${ratingText.slice(0, 20)}"`);
+      if (comment.length > FFT_MAX_COMMENT) problems.push(`comment longer than ${FFT_MAX_COMMENT} characters`);
+      if (comment.includes('\u0000')) problems.push(`comment holds a NUL character`);
+      yield { row: { line, date, serviceCode, rating, comment }, problems };
     }
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('bad_csv', 400, `The file is not valid CSV: ${(err as Error).message}`);
   }
-  const lines = lineNumbers(data, starts);
-  if (problems.length) throw fftProblems(problems.map((p) => `line ${lines[p.row]}: ${p.text}`));
-  rows.forEach((r, i) => (r.line = lines[i]!));
+}
+
+async function readFile(file: string): Promise<Buffer> {
+  if (!fs.existsSync(file)) throw new AppError('no_file', 400, `No file at ${file}`);
+  // Read whole: the rows' line numbers come from their byte offsets in it (see lineFinder).
+  return fs.promises.readFile(file);
+}
+
+/** Every row of an FFT file, or an error listing every bad row by its line. */
+export async function readFftFile(file: string): Promise<FftRow[]> {
+  const rows: FftRow[] = [];
+  const problems: string[] = [];
+  for await (const { row, problems: p } of fftRows(await readFile(file))) {
+    for (const text of p) problems.push(`line ${row.line}: ${text}`);
+    rows.push(row);
+  }
+  if (problems.length) throw fftProblems(problems);
   return rows;
 }
 
 /**
- * The line each row starts on, for messages. csv-parse reports where a row ends in bytes (its line
- * count goes wrong on comments holding CRLF line breaks), so a row starts at the first byte after
- * the previous row's end that is not a line break (empty lines are skipped); the first row (-1),
- * after the header's line. `starts` is in file order.
+ * The line a row starts on, for messages, given where the previous record ended (the header's
+ * end, for the first row). csv-parse reports where a record ends in bytes (its line count goes
+ * wrong on comments holding CRLF line breaks), so a row starts at the first byte after the previous
+ * record's end that is not a line break (empty lines are skipped). Asked in file order.
  */
-function lineNumbers(file: Buffer, starts: readonly number[]): number[] {
+function lineFinder(file: Buffer): (previousEnd: number) => number {
   let line = 1;
   let i = 0;
   const isBreak = (at: number) => file[at] === 0x0a || file[at] === 0x0d;
@@ -120,15 +140,14 @@ function lineNumbers(file: Buffer, starts: readonly number[]): number[] {
     i += file[i] === 0x0d && file[i + 1] === 0x0a ? 2 : 1;
     line++;
   };
-  return starts.map((start) => {
-    if (start === -1) while (i < file.length && !isBreak(i)) i++;
+  return (start) => {
     while (i < start) {
       if (isBreak(i)) pastBreak();
       else i++;
     }
     while (i < file.length && isBreak(i)) pastBreak();
     return line;
-  });
+  };
 }
 
 function fftProblems(problems: string[]): AppError {
