@@ -28,6 +28,8 @@ const EnvSchema = z.object({
     .optional()
     .refine((v) => !v || Buffer.from(v, 'base64').length === 32, { message: 'must be 32 bytes in base64 (openssl rand -base64 32)' }),
   STORY_RATE_LIMIT: z.coerce.number().int().min(0).default(20),
+  // Checked here, read where the reader threads start (platform/db/readers.ts).
+  SQLITE_READERS: z.coerce.number().int().min(0).max(64).optional(),
   NODE_ENV: z.string().default('development'),
 });
 

@@ -94,7 +94,7 @@ describe(`command line on ${TEST_DB}`, () => {
   });
 
   it('refuses to start on bad configuration, with one line', () => {
-    const badConfigs: Array<Record<string, string>> = [{ PORT: 'eighty' }, { DATABASE_URL: 'mysql://x' }, { SMTP_URL: 'http://mail' }, { LOG_LEVEL: 'loud' }];
+    const badConfigs: Array<Record<string, string>> = [{ PORT: 'eighty' }, { DATABASE_URL: 'mysql://x' }, { SMTP_URL: 'http://mail' }, { LOG_LEVEL: 'loud' }, { SQLITE_READERS: 'two' }];
     for (const env of badConfigs) {
       const r = run(['migrate'], env);
       expect(r.code).toBe(1);
