@@ -39,11 +39,19 @@ describe(`the storyteller's data rights on ${TEST_DB}`, () => {
     const token = /token=([\w-]+)/.exec(mail.text_body)![1]!;
     expect((await t.app.inject({ url: '/my-stories/manage?token=forged', headers: html })).statusCode).toBe(404);
 
+    // Told just now, not yet stored (this app runs no job loop): it waits in the intake, and is
+    // exported (and, below, erased) with the others.
+    const c = await tell('Third story');
     const exported = await t.app.inject({ url: `/my-stories/export?token=${token}` });
     expect(exported.headers['content-disposition']).toContain('attachment');
     const data = exported.json();
-    expect(data.stories.map((s: { reference: string }) => s.reference).sort()).toEqual([a.ref, b.ref].sort());
-    expect(data.stories.find((s: { reference: string }) => s.reference === a.ref).story).toContain('Margaret Wilson');
+    type Exported = { reference: string; story: string; status: string; services: Array<{ code: string; name: string }> };
+    expect(data.stories.map((s: Exported) => s.reference).sort()).toEqual([a.ref, b.ref, c.ref].sort());
+    expect(data.stories.find((s: Exported) => s.reference === a.ref).story).toContain('Margaret Wilson');
+    const waiting = data.stories.find((s: Exported) => s.reference === c.ref) as Exported;
+    expect(waiting.status).toBe('received');
+    expect(waiting.story).toContain('Third story: my mum Margaret Wilson');
+    expect(waiting.services).toEqual([{ code: 'RR813-W07', name: expect.not.stringMatching(/^RR813-W07$/) as unknown as string }]);
 
     const jar = new CookieJar();
     const manage = await t.app.inject({ url: `/my-stories/manage?token=${token}`, headers: html });
@@ -52,9 +60,7 @@ describe(`the storyteller's data rights on ${TEST_DB}`, () => {
       t.app.inject({ method: 'POST', url: '/my-stories/erase', headers: { ...html, cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ _csrf: csrfFrom(manage.body), token, confirm }).toString() });
     expect((await erase('')).statusCode).toBe(400);
     expect((await t.app.inject({ url: `/api/v1/stories/${a.id}` })).statusCode).toBe(200);
-    // Told just now, not yet stored (this app runs no job loop): it is in the intake, and goes too;
-    // another teller's story beside it stays.
-    const c = await tell('Third story');
+    // The story still in the intake goes too; another teller's story beside it stays.
     const other = (await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Someone else', body: 'The ward was calm and clean.', services: ['RR813-W07'], authorRole: 'patient', email: 'other@example.org' } })).json() as { id: string };
     const intake = () => t.handle.db.selectFrom('story_intake').select(['story_id', 'payload']).execute();
     expect((await intake()).map((r) => r.story_id).sort()).toEqual([c.id, other.id].sort());
@@ -73,5 +79,11 @@ describe(`the storyteller's data rights on ${TEST_DB}`, () => {
     expect(audit.map((e) => JSON.parse(e.data))).toEqual([{ stories: 3 }]);
     // The link dies with the data.
     expect((await t.app.inject({ url: `/my-stories/manage?token=${token}`, headers: html })).statusCode).toBe(404);
+
+    // Someone whose only story still waits in the intake can ask for it too.
+    await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: { title: 'Only waiting', body: 'The clinic ran on time and the staff were kind.', services: ['RR813-W07'], authorRole: 'patient', email: 'only-waiting@example.org' } });
+    await submitForm(t.app, new CookieJar(), '/my-stories', '/my-stories', { email: 'only-waiting@example.org' });
+    const sent = await t.handle.db.selectFrom('jobs').select('payload').where('kind', '=', 'mail.send').execute();
+    expect(sent.some((j) => j.payload.includes('only-waiting@example.org') && j.payload.includes('Your stories on Carevoice'))).toBe(true);
   });
 });

@@ -1,11 +1,21 @@
 import { sql } from 'kysely';
-import type { DbHandle } from '../platform/db/index.ts';
+import type { Db, DbHandle } from '../platform/db/index.ts';
 import { now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 import { queueMail } from '../platform/mail.ts';
 import { randomToken, sha256 } from '../platform/auth/tokens.ts';
 import type { IntakePayload } from '../stories/intake.ts';
+
+/**
+ * The stories told with the address that wait in the intake, acknowledged but not yet checked and
+ * stored (moments after telling, or waiting to be tried again). The intake is short, and its
+ * payloads are JSON: it is read whole.
+ */
+async function waitingStories(db: Db, email: string) {
+  const rows = await db.selectFrom('story_intake').select(['seq', 'ref', 'payload', 'received_at']).orderBy('seq').execute();
+  return rows.map((r) => ({ ...r, story: JSON.parse(r.payload) as IntakePayload })).filter((r) => r.story.email === email);
+}
 
 /** A link to see, export or erase one's stories is good for this long. */
 export const ACCESS_HOURS = 24;
@@ -19,7 +29,7 @@ export async function requestAccess(handle: DbHandle, email: string, publicUrl: 
   const address = email.trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address) || address.length > 254) throw new AppError('bad_email', 400, 'Enter an email address like name@example.com', { fields: [{ field: 'email', message: 'Enter an email address like name@example.com' }] });
   const any = await handle.db.selectFrom('stories').select('id').where('author_email', '=', address).limit(1).executeTakeFirst();
-  if (!any) return;
+  if (!any && (await waitingStories(handle.db, address)).length === 0) return;
   const token = randomToken();
   await handle.db.transaction().execute(async (trx) => {
     await trx.insertInto('author_access').values({ token_hash: sha256(token), email: address, created_at: now(), expires_at: new Date(Date.now() + ACCESS_HOURS * 3_600_000).toISOString() }).execute();
@@ -50,26 +60,51 @@ export async function exportStories(handle: DbHandle, email: string) {
         db.selectFrom('author_replies').select(['story_id', 'body', 'moderation', 'created_at']).where('story_id', 'in', ids).execute(),
       ])
     : [[], [], []];
+  // Told but not stored yet: as written, with nothing decided about them.
+  const waiting = await waitingStories(db, email);
+  const waitingServiceIds = [...new Set(waiting.flatMap((w) => w.story.services.map((x) => x.id)))];
+  const serviceNames = new Map(
+    waitingServiceIds.length ? (await db.selectFrom('services').select(['id', 'name']).where('id', 'in', waitingServiceIds).execute()).map((x) => [x.id, x.name]) : [],
+  );
   return {
     email,
     exportedAt: now(),
-    stories: stories.map((s) => ({
-      reference: s.ref,
-      title: s.original_title,
-      story: s.original_body,
-      publishedTitle: s.moderation === 'published' ? s.title : null,
-      publishedStory: s.moderation === 'published' ? s.body : null,
-      pseudonym: s.author_pseudonym,
-      role: s.author_role,
-      rating: s.rating,
-      status: s.moderation,
-      progress: s.progress,
-      submittedAt: s.submitted_at,
-      publishedAt: s.published_at,
-      services: services.filter((x) => x.story_id === s.id).map((x) => ({ code: x.code, name: x.name })),
-      responses: responses.filter((x) => x.story_id === s.id).map((x) => ({ organisation: x.name, response: x.body, publishedAt: x.published_at })),
-      yourReplies: replies.filter((x) => x.story_id === s.id).map((x) => ({ reply: x.body, status: x.moderation, sentAt: x.created_at })),
-    })),
+    stories: [
+      ...stories.map((s) => ({
+        reference: s.ref,
+        title: s.original_title,
+        story: s.original_body,
+        publishedTitle: s.moderation === 'published' ? s.title : null,
+        publishedStory: s.moderation === 'published' ? s.body : null,
+        pseudonym: s.author_pseudonym,
+        role: s.author_role,
+        rating: s.rating,
+        status: s.moderation,
+        progress: s.progress,
+        submittedAt: s.submitted_at,
+        publishedAt: s.published_at,
+        services: services.filter((x) => x.story_id === s.id).map((x) => ({ code: x.code, name: x.name })),
+        responses: responses.filter((x) => x.story_id === s.id).map((x) => ({ organisation: x.name, response: x.body, publishedAt: x.published_at })),
+        yourReplies: replies.filter((x) => x.story_id === s.id).map((x) => ({ reply: x.body, status: x.moderation, sentAt: x.created_at })),
+      })),
+      ...waiting.map((w) => ({
+        reference: w.ref,
+        title: w.story.title,
+        story: w.story.body,
+        publishedTitle: null,
+        publishedStory: null,
+        pseudonym: w.story.pseudonym,
+        role: w.story.authorRole,
+        rating: w.story.rating,
+        status: 'received',
+        progress: 'unheard',
+        submittedAt: w.received_at,
+        publishedAt: null,
+        services: w.story.services.map((x) => ({ code: x.code, name: serviceNames.get(x.id) ?? x.code })),
+        responses: [],
+        yourReplies: [],
+      })),
+    ],
   };
 }
 
@@ -82,7 +117,7 @@ export async function eraseStories(handle: DbHandle, email: string): Promise<num
   return handle.db.transaction().execute(async (trx) => {
     // Stories told with the address but not stored yet (waiting their turn, or a retry after a
     // failure) leave the intake: withdrawn before they were ever stored.
-    const waiting = (await trx.selectFrom('story_intake').select(['seq', 'payload']).execute()).filter((r) => (JSON.parse(r.payload) as IntakePayload).email === email).map((r) => r.seq);
+    const waiting = (await waitingStories(trx, email)).map((r) => r.seq);
     if (waiting.length) await trx.deleteFrom('story_intake').where('seq', 'in', waiting).execute();
     const stories = await trx.selectFrom('stories').select('id').where('author_email', '=', email).execute();
     const ids = stories.map((s) => s.id);
