@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrate, openDatabase, type DbHandle } from '../src/platform/db/index.ts';
 import { readRows } from '../src/platform/db/readers.ts';
 import { TEST_DB } from './helpers.ts';
@@ -33,6 +33,20 @@ describe.runIf(TEST_DB === 'sqlite')('SQLite reader threads', () => {
   it('refuses to write, and the database is unchanged', async () => {
     await expect(readRows(handle, sql`DELETE FROM organisations RETURNING id`.compile(handle.db))).rejects.toThrow(/readonly|read-only|query_only/i);
     expect(await handle.db.selectFrom('organisations').select('id').execute()).toHaveLength(1);
+  });
+
+  it('logs a slow query with SLOW_QUERY_MS, like the queries on the event loop, saying where it ran', async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    process.env.SLOW_QUERY_MS = '0.000001';
+    try {
+      await readRows(handle, handle.db.selectFrom('organisations').select('ods_code').compile());
+    } finally {
+      delete process.env.SLOW_QUERY_MS;
+      spy.mockRestore();
+    }
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; where?: string; sql: string });
+    expect(logged).toEqual([expect.objectContaining({ msg: 'slow query', where: 'reader thread', sql: expect.stringContaining('from "organisations"') as unknown as string })]);
   });
 
   it('answers on the event loop for an in-memory database', async () => {

@@ -35,11 +35,16 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
  * (never its parameters, which hold people's words): how to find what holds the event loop.
  */
 function slowQueryLog(): KyselyConfig['log'] {
-  const ms = Number(process.env.SLOW_QUERY_MS ?? 0);
-  if (!(ms > 0)) return undefined;
-  return (e) => {
-    if (e.queryDurationMillis >= ms) process.stderr.write(`${JSON.stringify({ level: 'warn', msg: 'slow query', ms: Math.round(e.queryDurationMillis), sql: e.query.sql.slice(0, 500) })}\n`);
-  };
+  if (!(slowQueryMs() > 0)) return undefined;
+  return (e) => logIfSlow(e.query.sql, e.queryDurationMillis);
+}
+
+const slowQueryMs = () => Number(process.env.SLOW_QUERY_MS ?? 0);
+
+/** Logs the query as slow (see slowQueryLog) when SLOW_QUERY_MS is set and it took that long. */
+export function logIfSlow(sqlText: string, ms: number, where?: string): void {
+  const limit = slowQueryMs();
+  if (limit > 0 && ms >= limit) process.stderr.write(`${JSON.stringify({ level: 'warn', msg: 'slow query', ms: Math.round(ms), ...(where ? { where } : {}), sql: sqlText.slice(0, 500) })}\n`);
 }
 
 export function openDatabase(config: Config['database']): DbHandle {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { CompiledQuery } from 'kysely';
 import { Piscina } from 'piscina';
-import type { DbHandle } from './index.ts';
+import { logIfSlow, type DbHandle } from './index.ts';
 
 /**
  * Read-only queries that take milliseconds (full-text search) run on a thread of their own on
@@ -34,5 +34,9 @@ export async function readRows<R>(handle: DbHandle, query: CompiledQuery<R>): Pr
     handle.onClose(() => made.destroy());
     pool = made;
   }
-  return (await pool.run({ sql: query.sql, parameters: query.parameters })) as R[];
+  const started = performance.now();
+  const rows = (await pool.run({ sql: query.sql, parameters: query.parameters })) as R[];
+  // From asking to answer: the time on the thread, and any wait for a free one.
+  logIfSlow(query.sql, performance.now() - started, 'reader thread');
+  return rows;
 }
