@@ -5,6 +5,7 @@ import { createApiKey } from '../src/platform/auth/index.ts';
 import { JobWorker } from '../src/platform/jobs.ts';
 import { jobHandlers } from '../src/jobs.ts';
 import { checkTold, startTestApp, TEST_DB, type TestApp } from './helpers.ts';
+import { openDatabase } from '../src/platform/db/index.ts';
 import { intakeProblems, MAX_ATTEMPTS, processIntake, retryIntake, RETRY_AFTER_MS } from '../src/stories/intake.ts';
 
 let t: TestApp;
@@ -110,6 +111,22 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     await checkTold(t.handle);
     expect(await t.handle.db.selectFrom('stories').select('id').where('id', '=', 'bad-story-0001').execute()).toEqual([{ id: 'bad-story-0001' }]);
     expect(await intakeProblems(t.handle.db)).toEqual([]);
+  });
+
+  it.runIf(TEST_DB === 'postgres')('lets two servers take different stories from the intake at once, and stores every one once', async () => {
+    await checkTold(t.handle);
+    const told: string[] = [];
+    for (let i = 0; i < 20; i++) told.push(((await post({ ...story, title: `Told at the same time ${i}` })).json() as { id: string }).id);
+    const other = openDatabase(t.config.database);
+    try {
+      const taken = await Promise.all([processIntake(t.handle, { limit: 10 }), processIntake(other, { limit: 10 })]);
+      // Each took its own ten: none was left for a later turn, and none was taken twice.
+      expect(taken).toEqual([10, 10]);
+      expect(await t.handle.db.selectFrom('story_intake').select('seq').execute()).toEqual([]);
+      expect(await t.handle.db.selectFrom('stories').select('id').where('id', 'in', told).execute()).toHaveLength(20);
+    } finally {
+      await other.close();
+    }
   });
 
   it('keeps a story that cannot even be checked with its error, and stores the others', async () => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../platform/db/schema.ts';
 import type { Db, DbHandle } from '../platform/db/index.ts';
@@ -163,20 +163,31 @@ interface Item {
 
 /**
  * Checks and stores up to `limit` stories from the intake, oldest first; returns how many it took
- * from the intake (stored, or failed and left with their error). On PostgreSQL several servers may
- * run this at once: the rows are deleted in the storing transaction, so a row another server has
- * just stored is skipped.
+ * from the intake (stored, or failed and left with their error).
+ *
+ * On PostgreSQL several servers run this at once. Each takes its rows with `FOR UPDATE SKIP LOCKED`
+ * in a transaction that lasts through the checks and the storing, so each story is checked by one
+ * server while the others take the next ones (before, every server read and checked the same
+ * oldest rows, and all but one threw their work away). A server that dies mid-batch releases its
+ * rows as its transaction ends. On SQLite the one writer runs it in turn; the rows are deleted in
+ * the storing transaction, so a row another process has just stored is skipped.
  */
 export async function processIntake(handle: DbHandle, o: { limit?: number; log?: Logger; now?: Date } = {}): Promise<number> {
+  if (handle.dialect === 'postgres') return handle.db.transaction().execute((trx) => processRows(trx, handle.dialect, o, trx));
+  return processRows(handle.db, handle.dialect, o, undefined);
+}
+
+async function processRows(db: Db, dialect: DbHandle['dialect'], o: { limit?: number; log?: Logger; now?: Date }, held: Transaction<Database> | undefined): Promise<number> {
   const at = o.now ?? new Date();
-  const rows = await handle.db
+  let due = db
     .selectFrom('story_intake')
     .selectAll()
     .where('attempts', '<', MAX_ATTEMPTS)
     .where((eb) => eb.or([eb('retry_at', 'is', null), eb('retry_at', '<=', at.toISOString())]))
     .orderBy('seq')
-    .limit(o.limit ?? 200)
-    .execute();
+    .limit(o.limit ?? 200);
+  if (held) due = due.forUpdate().skipLocked();
+  const rows = await due.execute();
   if (rows.length === 0) return 0;
   // A story keeps its row, with the error and a later time to try again, when it cannot be checked
   // or stored: one bad story must not hold back the rest.
@@ -184,7 +195,7 @@ export async function processIntake(handle: DbHandle, o: { limit?: number; log?:
     const message = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
     o.log?.error({ err: message, story: row.story_id }, 'a story could not be stored; it stays in the intake');
     const retryAt = new Date(at.getTime() + RETRY_AFTER_MS * 2 ** row.attempts).toISOString();
-    await handle.db.updateTable('story_intake').set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message, retry_at: retryAt })).where('seq', '=', row.seq).execute();
+    await db.updateTable('story_intake').set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message, retry_at: retryAt })).where('seq', '=', row.seq).execute();
   };
   const checked = await checkInSteps(rows, (r): Item => {
     const p = JSON.parse(r.payload) as IntakePayload;
@@ -197,19 +208,34 @@ export async function processIntake(handle: DbHandle, o: { limit?: number; log?:
     else items.push(c);
   }
   if (items.length === 0) return rows.length;
+  // Stored together; if that fails, each is tried alone, so that only the one at fault keeps its
+  // row. Inside the held transaction (PostgreSQL) a failure would end it: savepoints undo instead.
+  const attempt = held ? (work: (trx: Transaction<Database>) => Promise<void>) => inSavepoint(held, work) : (work: (trx: Transaction<Database>) => Promise<void>) => db.transaction().execute(work);
   try {
-    await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, items));
+    await attempt((trx) => storeItems(trx, dialect, items));
   } catch {
-    // Each is tried alone, so that only the one at fault keeps its row.
     for (const item of items) {
       try {
-        await handle.db.transaction().execute((trx) => storeItems(trx, handle.dialect, [item]));
+        await attempt((trx) => storeItems(trx, dialect, [item]));
       } catch (one) {
         await failed({ seq: item.seq, attempts: item.attempts, story_id: item.storyId }, one);
       }
     }
   }
   return rows.length;
+}
+
+/** Runs `work` in a savepoint of the transaction: kept if it succeeds, undone if it throws. */
+async function inSavepoint(trx: Transaction<Database>, work: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+  await sql`SAVEPOINT intake_store`.execute(trx);
+  try {
+    await work(trx);
+  } catch (err) {
+    await sql`ROLLBACK TO SAVEPOINT intake_store`.execute(trx);
+    await sql`RELEASE SAVEPOINT intake_store`.execute(trx);
+    throw err;
+  }
+  await sql`RELEASE SAVEPOINT intake_store`.execute(trx);
 }
 
 /** Checks and stores everything in the intake that is due (tests, the demo seed and the CLI; servers run processIntake from their job loop). */
