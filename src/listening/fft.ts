@@ -107,17 +107,21 @@ async function* fftRows(data: Buffer): AsyncGenerator<ReadRow> {
   }
 }
 
-async function readFile(file: string): Promise<Buffer> {
-  if (!fs.existsSync(file)) throw new AppError('no_file', 400, `No file at ${file}`);
-  // Read whole: the rows' line numbers come from their byte offsets in it (see lineFinder).
-  return fs.promises.readFile(file);
+/** The export, read whole: the rows' line numbers come from their byte offsets in it (see lineFinder). */
+async function readExport(file: string): Promise<Buffer> {
+  try {
+    return await fs.promises.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new AppError('no_file', 400, `No file at ${file}`);
+    throw err;
+  }
 }
 
 /** Every row of an FFT file, or an error listing every bad row by its line. */
 export async function readFftFile(file: string): Promise<FftRow[]> {
   const rows: FftRow[] = [];
   const problems: string[] = [];
-  for await (const { row, problems: p } of fftRows(await readFile(file))) {
+  for await (const { row, problems: p } of fftRows(await readExport(file))) {
     for (const text of p) problems.push(`line ${row.line}: ${text}`);
     rows.push(row);
   }
@@ -163,12 +167,12 @@ const POOL_FILE_BYTES = 64 * 1024;
 
 export async function importFftFile(handle: DbHandle, opts: { orgCode: string; file: string; actorId?: string | null }): Promise<FftImportResult> {
   // The analysis threads load their models while this one reads and checks the file.
-  if (fs.existsSync(opts.file) && fs.statSync(opts.file).size > POOL_FILE_BYTES) startAnalysisPool();
+  if ((fs.statSync(opts.file, { throwIfNoEntry: false })?.size ?? 0) > POOL_FILE_BYTES) startAnalysisPool();
   const rows = await readFftFile(opts.file);
   return importFftRows(handle, { ...opts, rows });
 }
 
-export async function importFftRows(handle: DbHandle, opts: { orgCode: string; rows: FftRow[]; file?: string; actorId?: string | null }): Promise<FftImportResult> {
+async function importFftRows(handle: DbHandle, opts: { orgCode: string; rows: FftRow[]; file?: string; actorId?: string | null }): Promise<FftImportResult> {
   const db = handle.db;
   const org = await db.selectFrom('organisations').select(['id', 'ods_code']).where('ods_code', '=', opts.orgCode.toUpperCase()).executeTakeFirst();
   if (!org) throw new AppError('unknown_organisation', 400, `No organisation has the code ${opts.orgCode}`);

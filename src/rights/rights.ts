@@ -5,7 +5,7 @@ import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 import { queueMail } from '../platform/mail.ts';
 import { randomToken, sha256 } from '../platform/auth/tokens.ts';
-import type { IntakePayload } from '../stories/intake.ts';
+import { storedOrWaiting, type IntakePayload } from '../stories/intake.ts';
 
 /**
  * The stories told with the address that wait in the intake, acknowledged but not yet checked and
@@ -28,8 +28,12 @@ export const ACCESS_HOURS = 24;
 export async function requestAccess(handle: DbHandle, email: string, publicUrl: string): Promise<void> {
   const address = email.trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address) || address.length > 254) throw new AppError('bad_email', 400, 'Enter an email address like name@example.com', { fields: [{ field: 'email', message: 'Enter an email address like name@example.com' }] });
-  const any = await handle.db.selectFrom('stories').select('id').where('author_email', '=', address).limit(1).executeTakeFirst();
-  if (!any && (await waitingStories(handle.db, address)).length === 0) return;
+  // Stored, or still in the intake (read again if it moved between the two reads).
+  const any = await storedOrWaiting(
+    async () => ((await handle.db.selectFrom('stories').select('id').where('author_email', '=', address).limit(1).executeTakeFirst()) ? true : undefined),
+    async () => ((await waitingStories(handle.db, address)).length > 0 ? true : undefined),
+  );
+  if (!any) return;
   const token = randomToken();
   await handle.db.transaction().execute(async (trx) => {
     await trx.insertInto('author_access').values({ token_hash: sha256(token), email: address, created_at: now(), expires_at: new Date(Date.now() + ACCESS_HOURS * 3_600_000).toISOString() }).execute();
@@ -51,6 +55,9 @@ export async function emailForToken(handle: DbHandle, token: string | undefined)
 /** Everything told with the address: the stories as written, where they stand, and the answers. */
 export async function exportStories(handle: DbHandle, email: string) {
   const db = handle.db;
+  // The intake first: the job loop moves stories from it into stories as we read, so one moved
+  // between the two reads is then found in both (and kept once, stored), never in neither.
+  const inIntake = await waitingStories(db, email);
   const stories = await db.selectFrom('stories').selectAll().where('author_email', '=', email).orderBy('submitted_at').execute();
   const ids = stories.map((s) => s.id);
   const [services, responses, replies] = ids.length
@@ -61,7 +68,8 @@ export async function exportStories(handle: DbHandle, email: string) {
       ])
     : [[], [], []];
   // Told but not stored yet: as written, with nothing decided about them.
-  const waiting = await waitingStories(db, email);
+  const storedRefs = new Set(stories.map((s) => s.ref));
+  const waiting = inIntake.filter((w) => !storedRefs.has(w.ref));
   const waitingServiceIds = [...new Set(waiting.flatMap((w) => w.story.services.map((x) => x.id)))];
   const serviceNames = new Map(
     waitingServiceIds.length ? (await db.selectFrom('services').select(['id', 'name']).where('id', 'in', waitingServiceIds).execute()).map((x) => [x.id, x.name]) : [],

@@ -25,7 +25,7 @@ export interface AnalysisInput {
 export function analyse(input: AnalysisInput): Analysis {
   const bodyFindings = findIdentifyingDetails(input.body);
   const titleCore = input.title.replace(/…$/, '');
-  const titleInBody = titleCore !== '' && input.body.startsWith(titleCore);
+  const titleInBody = input.body.startsWith(titleCore);
   const titleFindings = (titleInBody && findingsWithin(bodyFindings, titleCore.length)) || findIdentifyingDetails(input.title);
   const text = input.title && !titleInBody ? `${input.title}. ${input.body}` : input.body;
   const safeguarding = assessSafeguarding(text);

@@ -173,11 +173,14 @@ interface Item {
  * the storing transaction, so a row another process has just stored is skipped.
  */
 export async function processIntake(handle: DbHandle, o: { limit?: number; log?: Logger; now?: Date } = {}): Promise<number> {
-  if (handle.dialect === 'postgres') return handle.db.transaction().execute((trx) => processRows(trx, handle.dialect, o, trx));
-  return processRows(handle.db, handle.dialect, o, undefined);
+  if (handle.dialect === 'postgres') return handle.db.transaction().execute((trx) => processRows(handle, o, trx));
+  return processRows(handle, o);
 }
 
-async function processRows(db: Db, dialect: DbHandle['dialect'], o: { limit?: number; log?: Logger; now?: Date }, held: Transaction<Database> | undefined): Promise<number> {
+/** processIntake's work, inside `held` when given (PostgreSQL), else in transactions of its own. */
+async function processRows(handle: DbHandle, o: { limit?: number; log?: Logger; now?: Date }, held?: Transaction<Database>): Promise<number> {
+  const db = held ?? handle.db;
+  const dialect = handle.dialect;
   const at = o.now ?? new Date();
   let due = db
     .selectFrom('story_intake')

@@ -11,9 +11,10 @@ import { logIfSlow, type DbHandle } from './index.ts';
  * writer; it sees what was committed when its query began.
  *
  * SQLITE_READERS sets the threads: two unless told (no more than the cores). Measured on two cores
- * with four searches at a time (`bench/run.ts` search figures), the 95th percentile went from 34 ms
+ * with a server alone on the benchmark's database, 300 searches four at a time (`sampleLatency` of
+ * bench/lib/http.ts over the search queries of bench/reads.ts), the 95th percentile went from 34 ms
  * on the event loop to 31 ms with one reader and 25 ms with two; two cost about 40 MiB of memory
- * (a page cache of 4 MiB each, and the threads). 0 runs the queries on the event loop. PostgreSQL and
+ * with a page cache of 8 MiB each (4 MiB now). 0 runs the queries on the event loop. PostgreSQL and
  * an in-memory database always answer through the handle.
  */
 const pools = new WeakMap<DbHandle, Piscina>();
