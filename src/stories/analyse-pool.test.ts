@@ -1,6 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { asFinished, type AnalysisBatch } from './analyse-pool.ts';
-import type { Analysis } from './analyse.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadComments } from '../demo/comments.ts';
+import { analyseAll, asFinished, closeAnalysisPool, workerBundle, type AnalysisBatch } from './analyse-pool.ts';
+import { analyseBatch, type Analysis } from './analyse.ts';
+import { titleFrom } from './tell.ts';
 
 const analysis = (body: string) => ({ body }) as unknown as Analysis;
 
@@ -41,5 +47,66 @@ describe('asFinished', () => {
       })(),
     ).rejects.toThrow('the models failed');
     expect(seen).toEqual([]);
+  });
+});
+
+describe('workerBundle', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carevoice-bundle-test-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const cache = path.join(dir, 'cache');
+  const entry = path.join(dir, 'entry.ts');
+  const part = path.join(dir, 'part.ts');
+  fs.writeFileSync(entry, "import { answer } from './part.ts';\nexport const where: string = import.meta.url;\nexport default (n: number): string => `${answer} ${n}`;\n");
+  const load = async (file: string) => (await import(`${pathToFileURL(file).href}?${Date.now()}`)) as { default: (n: number) => string; where: string };
+
+  it('builds plain JavaScript once, keeps each module its own import.meta.url, and builds again when an input changes', async () => {
+    fs.writeFileSync(part, "export const answer: string = 'first';\n");
+    const first = await workerBundle(entry, cache);
+    expect(first.built).toBe(true);
+    expect(path.dirname(first.file)).toBe(cache);
+    const loaded = await load(first.file);
+    expect(loaded.default(1)).toBe('first 1');
+    expect(loaded.where).toBe(pathToFileURL(entry).href);
+
+    const again = await workerBundle(entry, cache);
+    expect(again).toEqual({ file: first.file, built: false });
+
+    fs.writeFileSync(part, "export const answer: string = 'second';\n");
+    const changed = await workerBundle(entry, cache);
+    expect(changed.built).toBe(true);
+    expect(changed.file).not.toBe(first.file);
+    expect((await load(changed.file)).default(2)).toBe('second 2');
+  });
+
+  it('builds again when the bundle it names is gone or the manifest is unreadable', async () => {
+    fs.writeFileSync(part, "export const answer: string = 'third';\n");
+    const built = await workerBundle(entry, cache);
+    fs.rmSync(built.file);
+    expect((await workerBundle(entry, cache)).built).toBe(true);
+    fs.writeFileSync(path.join(cache, 'entry.json'), '{ not json');
+    expect((await workerBundle(entry, cache)).built).toBe(true);
+    expect((await workerBundle(entry, cache)).built).toBe(false);
+  });
+
+  it('fails with the compiler\'s message for code that does not compile, and leaves no manifest naming it', async () => {
+    const broken = path.join(dir, 'broken.ts');
+    fs.writeFileSync(broken, 'export default (n: number => n;\n');
+    await expect(workerBundle(broken, cache)).rejects.toThrow(/broken\.ts/);
+    expect(fs.existsSync(path.join(cache, 'broken.json'))).toBe(false);
+  });
+});
+
+describe('analyseAll on the worker threads', () => {
+  afterAll(() => closeAnalysisPool());
+
+  it('gives, from the bundled worker, exactly what the models give on this thread', async () => {
+    const inputs = loadComments()
+      .slice(0, 1200)
+      .map((c, i) => ({ title: titleFrom(c.text), body: c.text, rating: (i % 5) + 1 }));
+    const batches = analyseAll(inputs);
+    expect(batches.length).toBeGreaterThan(1);
+    const pooled: Analysis[] = [];
+    for (const b of batches) pooled.push(...(await b.analyses));
+    expect(pooled).toEqual(analyseBatch(inputs));
   });
 });

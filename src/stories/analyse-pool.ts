@@ -1,5 +1,11 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { ROOT_DIR } from '../platform/paths.ts';
 import { analyseBatch, type Analysis, type AnalysisInput } from './analyse.ts';
 
 /**
@@ -11,18 +17,142 @@ import { analyseBatch, type Analysis, type AnalysisInput } from './analyse.ts';
 const BATCH = 250;
 const SMALL = 1000;
 
-let pool: Piscina | undefined;
-function thePool(): Piscina {
+let pool: Promise<Piscina> | undefined;
+function thePool(): Promise<Piscina> {
   const threads = Math.max(1, Math.min(4, os.availableParallelism()));
-  // Every thread starts at once and loads the models as it starts (analyse-worker.mjs), about half
-  // a second each: started before the work is ready (see startAnalysisPool), that is done by then.
-  pool ??= new Piscina({
-    filename: new URL('./analyse-worker.mjs', import.meta.url).href,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 30_000,
+  // Every thread starts at once and loads the models as it starts (analyse-worker.ts), about a third
+  // of a second each: started before the work is ready (see startAnalysisPool), that is done by then.
+  // With the bundle cached, the threads start at once.
+  pool ??= (async () => {
+    const { file } = await workerBundle(WORKER_ENTRY, BUNDLE_CACHE);
+    return new Piscina({
+      filename: file,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 30_000,
+      // Two batches at a time per thread: the one it works on and the next, waiting in its own
+      // queue. The importer's thread writes with synchronous SQLite calls (a commit holds it for
+      // its fsync), and a thread that finished while the event loop was held would otherwise sit
+      // idle until the loop turned to hand it more.
+      concurrentTasksPerWorker: 2,
+      // No Node options: the bundle needs none, V8's flags are the whole process's already, and
+      // those that load TypeScript (from `npx tsx`) would start tsx in each thread for nothing.
+      // Some (--perf-basic-prof, --inspect) a worker refuses outright.
+      execArgv: [],
+    });
+  })().catch((err: unknown) => {
+    pool = undefined;
+    throw err;
   });
   return pool;
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL('./analyse-worker.ts', import.meta.url));
+/** Where built bundles are kept: the project's own, as other tools keep theirs (not a shared temporary directory, where another user could leave a file by that name). */
+const BUNDLE_CACHE = path.join(ROOT_DIR, 'node_modules', '.cache', 'carevoice');
+
+const sha256 = (data: string | Uint8Array) => crypto.createHash('sha256').update(data).digest('hex');
+
+/** What a cached bundle was built from: every input file's hash, and the esbuild that built it. */
+interface BundleManifest {
+  esbuild: string;
+  inputs: Record<string, string>;
+  bundle: string;
+}
+
+/**
+ * The worker's code as one plain JavaScript file, built by esbuild (already here for the live wall's
+ * script), or the one built before if none of its input files has changed since.
+ *
+ * Decision: a worker that loaded the TypeScript sources itself would start tsx in its own thread
+ * (`register()`, a loader thread of its own, every module through it): 0.5-0.7 s of processor time
+ * per worker on the 2-core machine. Bundling takes about 150 ms, outside this process, and is
+ * needed once per change of the code: the cache is checked by hashing the inputs the last build
+ * listed (a few milliseconds), so the threads start at once. Where the cache cannot be written
+ * (a read-only install) the bundle goes to a private temporary directory, built each time.
+ *
+ * Each module's `import.meta.url` is replaced by its source file's URL, so the paths the code finds
+ * from it (the models, the redaction word lists) are the same as when it runs unbundled.
+ */
+export async function workerBundle(entry: string, cacheDir: string): Promise<{ file: string; built: boolean }> {
+  const manifestFile = path.join(cacheDir, `${path.basename(entry, '.ts')}.json`);
+  const esbuildVersion = installedEsbuildVersion();
+  const cached = cachedBundle(manifestFile, esbuildVersion);
+  if (cached) return { file: cached, built: false };
+
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    metafile: true,
+    absWorkingDir: path.dirname(entry),
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    legalComments: 'none',
+    // Its errors reach the caller in the rejection; printed too, they would be printed twice.
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'source-urls',
+        setup(build) {
+          build.onLoad({ filter: /\.ts$/ }, async (args) => ({
+            contents: (await fs.promises.readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
+            loader: 'ts',
+          }));
+        },
+      },
+    ],
+  });
+  const code = result.outputFiles[0]!.contents;
+  const inputs: Record<string, string> = {};
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const file = path.resolve(path.dirname(entry), input);
+    inputs[file] = sha256(await fs.promises.readFile(file));
+  }
+  const dir = writableDir(cacheDir);
+  const bundle = `${path.basename(entry, '.ts')}-${sha256(code).slice(0, 16)}.mjs`;
+  await writeWhole(path.join(dir, bundle), code);
+  if (dir === cacheDir) await writeWhole(manifestFile, JSON.stringify({ esbuild: esbuildVersion, inputs, bundle } satisfies BundleManifest));
+  return { file: path.join(dir, bundle), built: true };
+}
+
+/** The bundle the manifest names, if it exists and every input it lists is as it was. */
+function cachedBundle(manifestFile: string, esbuildVersion: string): string | undefined {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as BundleManifest;
+    if (manifest.esbuild !== esbuildVersion || typeof manifest.bundle !== 'string' || !manifest.inputs) return undefined;
+    for (const [file, hash] of Object.entries(manifest.inputs)) if (sha256(fs.readFileSync(file)) !== hash) return undefined;
+    const bundle = path.join(path.dirname(manifestFile), path.basename(manifest.bundle));
+    return fs.existsSync(bundle) ? bundle : undefined;
+  } catch {
+    // No manifest yet, or an input gone: build.
+    return undefined;
+  }
+}
+
+function installedEsbuildVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require('esbuild/package.json') as { version: string }).version;
+}
+
+/** The cache directory, made if need be; a private temporary one if it cannot be written. */
+function writableDir(dir: string): string {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+    return dir;
+  } catch {
+    return fs.mkdtempSync(path.join(os.tmpdir(), 'carevoice-'));
+  }
+}
+
+/** Written under another name, then renamed: a process starting at the same moment never reads half a file. */
+async function writeWhole(file: string, data: string | Uint8Array): Promise<void> {
+  const partial = `${file}.${process.pid}.tmp`;
+  await fs.promises.writeFile(partial, data);
+  await fs.promises.rename(partial, file);
 }
 
 /**
@@ -30,7 +160,9 @@ function thePool(): Piscina {
  * the models overlaps with what the caller does first.
  */
 export function startAnalysisPool(): void {
-  thePool();
+  void thePool().catch(() => {
+    // Reported to whoever asks for an analysis.
+  });
 }
 
 /** Consecutive inputs from `start`, and their analyses once done. */
@@ -46,9 +178,12 @@ export interface AnalysisBatch {
  */
 export function analyseAll(inputs: AnalysisInput[]): AnalysisBatch[] {
   if (inputs.length < SMALL) return [{ start: 0, analyses: Promise.resolve(analyseBatch(inputs)) }];
-  const p = thePool();
+  const ready = thePool();
   const out: AnalysisBatch[] = [];
-  for (let i = 0; i < inputs.length; i += BATCH) out.push({ start: i, analyses: p.run(inputs.slice(i, i + BATCH)) as Promise<Analysis[]> });
+  for (let i = 0; i < inputs.length; i += BATCH) {
+    const batch = inputs.slice(i, i + BATCH);
+    out.push({ start: i, analyses: ready.then((p) => p.run(batch) as Promise<Analysis[]>) });
+  }
   return out;
 }
 
@@ -85,5 +220,5 @@ export async function* asFinished(batches: readonly AnalysisBatch[], most = 8): 
 export async function closeAnalysisPool(): Promise<void> {
   const p = pool;
   pool = undefined;
-  await p?.destroy();
+  await (await p?.catch(() => undefined))?.destroy();
 }

@@ -1,8 +1,9 @@
-// A worker thread of the analysis pool (see analyse-pool.ts). Workers do not inherit the main
-// thread's TypeScript loader, so each registers tsx before loading the models.
+// A worker thread of the analysis pool. It runs as plain JavaScript, bundled by analyse-pool.ts
+// before the pool starts (see bundleWorker there), so no TypeScript loader starts in the thread.
 import fs from 'node:fs';
 import os from 'node:os';
-import { register } from 'tsx/esm/api';
+import { analyseBatch } from './analyse.ts';
+import { warmModels } from './models.ts';
 
 // Analysis is background work: on Linux this thread asks for a lower priority (a higher nice
 // value, for this thread alone), so the event loop that answers people, and anything else on the
@@ -14,10 +15,7 @@ try {
   // Not Linux, or not allowed: the thread runs at the process's priority.
 }
 
-register();
-const { analyseBatch } = await import('./analyse.ts');
 // The models load now, while the pool starts, rather than in the first batch.
-const { warmModels } = await import('./models.ts');
 warmModels();
 
 export default analyseBatch;
