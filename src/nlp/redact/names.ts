@@ -278,26 +278,50 @@ export function findNames(text: string, out: Candidate[]): void {
   markProtected(text, toks);
   const byStart = new Map<number, number>();
   toks.forEach((t, i) => byStart.set(t.start, i));
-  const marks = new Map<number, NameMark>();
+  const r: NameReading = { text, toks, byStart, marks: new Map() };
+  markAfterTitles(r);
+  markAfterCues(r);
+  markByLexicon(r);
+  if (r.marks.size === 0) return;
+  spreadMarks(r);
+  joinMarks(r, out);
+}
 
-  const mark = (i: number, m: NameMark): void => {
-    const prev = marks.get(i);
-    if (!prev || (prev.role === 'unknown' && m.role !== 'unknown') || (!prev.title && m.title)) marks.set(i, m);
-  };
-  const tokenAt = (pos: number): number | undefined => {
-    let p = pos;
-    while (p < text.length && /[\s"'“‘(]/.test(text[p] ?? '')) p++;
-    return byStart.get(p);
-  };
+// findNames reads a text in steps, each a function of its own: one function holding them all was
+// so large that compiling it optimised took 120-300 ms each time, in every thread that analyses.
 
-  // 1. titles: Dr Ahmed, Mrs Patel, Nurse Jones, Sister O'Neill, Dr. J. Smith
+/** What the steps of findNames share: the text, its tokens, where each starts, and the names marked. */
+interface NameReading {
+  text: string;
+  toks: Token[];
+  byStart: Map<number, number>;
+  marks: Map<number, NameMark>;
+}
+
+/** Marks token i, unless it is marked already with as much (a known role, a title). */
+function mark(r: NameReading, i: number, m: NameMark): void {
+  const prev = r.marks.get(i);
+  if (!prev || (prev.role === 'unknown' && m.role !== 'unknown') || (!prev.title && m.title)) r.marks.set(i, m);
+}
+
+/** The token starting at pos, past spaces, quotes and an opening bracket. */
+function tokenAt(r: NameReading, pos: number): number | undefined {
+  const { text } = r;
+  let p = pos;
+  while (p < text.length && /[\s"'“‘(]/.test(text[p] ?? '')) p++;
+  return r.byStart.get(p);
+}
+
+/** 1. titles: Dr Ahmed, Mrs Patel, Nurse Jones, Sister O'Neill, Dr. J. Smith */
+function markAfterTitles(r: NameReading): void {
+  const { text, toks } = r;
   for (const m of allMatches(TITLE_RE, text)) {
     const titleWord = m[1] ?? '';
     const key = titleWord.toLowerCase();
     const info = TITLE_REPLACEMENT[key];
     if (!info) continue;
     const start = m.index ?? 0;
-    const i = byStart.get(start + m[0].length);
+    const i = r.byStart.get(start + m[0].length);
     if (i === undefined) continue;
     const t = toks[i] as Token;
     // "my sister Jane" is a relation, not the job title
@@ -309,66 +333,73 @@ export function findNames(text: string, out: Candidate[]): void {
     let titleStart = start;
     const pre = /(?:Staff|Charge|Ward|Senior|Student|Specialist|Deputy)\s+$/.exec(text.slice(Math.max(0, start - 12), start));
     if (pre && (key === 'nurse' || key === 'sister')) titleStart = start - pre[0].length;
-    mark(i, { role: info.role, title: { start: titleStart, key } });
+    mark(r, i, { role: info.role, title: { start: titleStart, key } });
     const next = toks[i + 1];
     if (next && next.cap && gapIsSpace(text, t, next) && !next.sentStart && nameUnderStrongCue(next, text) && !next.protected) {
-      mark(i + 1, { role: info.role });
+      mark(r, i + 1, { role: info.role });
     }
   }
+}
 
+/** 2-4. relations ("my husband John"), naming ("called X"), greetings and thanks ("Thank you Sarah"). */
+function markAfterCues(r: NameReading): void {
+  const { text, toks } = r;
   // 2. relations: "my husband John", "our son, Oliver,", "my mum (Rose)"
   for (const m of allMatches(RELATION_BEFORE, text)) {
-    const i = tokenAt((m.index ?? 0) + m[0].length);
+    const i = tokenAt(r, (m.index ?? 0) + m[0].length);
     if (i === undefined) continue;
     const t = toks[i] as Token;
     if (!nameUnderStrongCue(t, text) || t.protected) continue;
     if (!t.cap && !/^\s*,?\s*$/.test(text.slice((m.index ?? 0) + m[0].length - 1, t.start))) continue;
     // "my son Will be ..." is fine, "my husband will" is lower case and ambiguous: skipped above
-    mark(i, { role: 'person' });
+    mark(r, i, { role: 'person' });
   }
 
   // 3. "called X", "named X", "her name was X"
   for (const m of allMatches(NAMED_RE, text)) {
     const pos = (m.index ?? 0) + m[0].length;
-    const i = tokenAt(pos);
+    const i = tokenAt(r, pos);
     if (i === undefined) continue;
     const t = toks[i] as Token;
     if (!nameUnderStrongCue(t, text) || t.protected) continue;
     const before = text.slice(Math.max(0, (m.index ?? 0) - 40), m.index ?? 0);
-    mark(i, { role: STAFF_BEFORE.test(before) ? 'staff' : 'unknown' });
+    mark(r, i, { role: STAFF_BEFORE.test(before) ? 'staff' : 'unknown' });
   }
 
   // 4. greetings and thanks: "Thank you Sarah", "Dear Dr Smith" (title handled above)
   for (const m of allMatches(GREETING_RE, text)) {
-    const i = tokenAt((m.index ?? 0) + m[0].length);
+    const i = tokenAt(r, (m.index ?? 0) + m[0].length);
     if (i === undefined) continue;
     const t = toks[i] as Token;
     if (!t.cap || t.protected || !nameUnderStrongCue(t, text)) continue;
-    mark(i, { role: 'staff' });
+    mark(r, i, { role: 'staff' });
   }
+}
 
-  // 5. per token: weak staff cues after the name, and the lexicon
+/** 5. per token: weak staff cues after the name, and the lexicon */
+function markByLexicon(r: NameReading): void {
+  const { text, toks } = r;
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i] as Token;
     if (!t.cap || t.protected || isPlaceholder(t)) continue;
     if (EPONYM_AFTER.test(text.slice(t.end, t.end + 14))) continue;
     const after = text.slice(t.end, t.end + 60);
     if (STAFF_AFTER.test(after) && nameUnderWeakCue(t)) {
-      mark(i, { role: 'staff' });
+      mark(r, i, { role: 'staff' });
       continue;
     }
     if (RELATION_AFTER.test(after) && nameUnderWeakCue(t) && (isFirstName(t.word) || !t.sentStart)) {
-      mark(i, { role: 'person' });
+      mark(r, i, { role: 'person' });
       continue;
     }
     if (HARD_STOP.has(t.lower)) continue;
     if (isClearFirstName(t.word) || isClearSurname(t.word)) {
-      mark(i, { role: 'unknown' });
+      mark(r, i, { role: 'unknown' });
       continue;
     }
     // an ambiguous first name mid-sentence doing something: "when Amber rang me", "- Jack is brill"
     if (!t.sentStart && isFirstName(t.word) && !MONTHS_AS_NAMES.has(t.lower) && PERSON_VERB_AFTER.test(after)) {
-      mark(i, { role: 'unknown' });
+      mark(r, i, { role: 'unknown' });
       continue;
     }
     // an ambiguous first name or an unknown word followed by a surname: "Grace Brown", "Kwabena Smith"
@@ -376,15 +407,16 @@ export function findNames(text: string, out: Candidate[]): void {
     if (next && next.cap && gapIsSpace(text, t, next) && !next.protected && isSurname(next.word) && !HARD_STOP.has(next.lower)) {
       const firstOk = isFirstName(t.word) || (!t.sentStart && !COMMON.has(t.lower) && !isPlace(t.word));
       if (firstOk && (isClearSurname(next.word) || isFirstName(t.word))) {
-        mark(i, { role: 'unknown' });
-        mark(i + 1, { role: 'unknown' });
+        mark(r, i, { role: 'unknown' });
+        mark(r, i + 1, { role: 'unknown' });
       }
     }
   }
+}
 
-  if (marks.size === 0) return;
-
-  // 6. spread along lists and into surnames: "Sarah, Becky and Tom", "Sarah Okafor"
+/** 6. spread along lists and into surnames: "Sarah, Becky and Tom", "Sarah Okafor" */
+function spreadMarks(r: NameReading): void {
+  const { text, toks, marks } = r;
   for (let pass = 0; pass < 3; pass++) {
     let changed = false;
     for (const [i, m] of [...marks.entries()]) {
@@ -421,8 +453,11 @@ export function findNames(text: string, out: Candidate[]): void {
     }
     if (!changed) break;
   }
+}
 
-  // 7. join neighbouring name tokens into spans
+/** 7. join neighbouring name tokens into spans */
+function joinMarks(r: NameReading, out: Candidate[]): void {
+  const { text, toks, marks } = r;
   const idx = [...marks.keys()].sort((a, b) => a - b);
   let k = 0;
   while (k < idx.length) {
