@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import type { DbHandle } from '../platform/db/index.ts';
+import type { Db, DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
@@ -52,6 +52,9 @@ const HEADER_NAMES: Record<string, keyof Omit<FftRow, 'line'>> = {
 
 export const FFT_MAX_COMMENT = 20_000;
 const BATCH = 500;
+/** A transaction of the import is committed at this many rows, or this long after it began, whichever comes first. */
+const COMMIT_ROWS = 2000;
+const COMMIT_MS = 200;
 
 
 /** Words for the FFT's five answers, 1 (very good) to 5 (very poor), as stories store a rating. */
@@ -204,32 +207,39 @@ async function importFftRows(handle: DbHandle, opts: { orgCode: string; rows: Ff
   }
   const duplicates = keyed.length - fresh.length;
 
-  // The models run on every core while this thread writes what they have finished, as it finishes:
-  // everything done since the last write goes into one transaction (fewer, larger commits).
-  const batches = analyseAll(fresh.map(({ row }) => ({ title: fftTitle(row.comment), body: row.comment, rating: row.rating })));
+  // The models run on every core while this thread writes what they have finished, as it finishes.
+  // One transaction takes several of those writes, until COMMIT_ROWS rows or COMMIT_MS have gone
+  // in: a commit writes out every page its rows touched, and rows scattered over the random indexes
+  // (story references, import keys) touch about a page each, so fewer, larger commits write far
+  // less: 20,000 rows in 14 commits instead of 45-49 took 6 % less processor time and went 7 %
+  // faster (means of five alternating runs). The time limit bounds how long the import holds
+  // SQLite's write lock from a server on the same file.
+  const batches = asFinished(analyseAll(fresh.map(({ row }) => ({ title: fftTitle(row.comment), body: row.comment, rating: row.rating }))));
   let imported = 0;
-  for await (const finished of asFinished(batches)) {
-    const t = now();
-    const prepared = finished.flatMap(({ start, analyses }) =>
-      analyses.map((a, j) => {
-        const { row, key } = fresh[start + j]!;
-        return prepare(row, key, a, services.get(row.serviceCode)!, org.id, t);
-      }),
-    );
+  let more = true;
+  while (more) {
     await db.transaction().execute(async (trx) => {
-      for (let i = 0; i < prepared.length; i += BATCH) {
-        const part = prepared.slice(i, i + BATCH);
-        await trx.insertInto('stories').values(part.map((p) => p.story)).onConflict((oc) => oc.column('idempotency_key').doNothing()).execute();
-        await trx.insertInto('story_services').values(part.map((p) => p.link)).execute();
+      const began = Date.now();
+      let written = 0;
+      for (;;) {
+        const next = await batches.next();
+        if (next.done) {
+          more = false;
+          break;
+        }
+        const t = now();
+        const prepared = next.value.flatMap(({ start, analyses }) =>
+          analyses.map((a, j) => {
+            const { row, key } = fresh[start + j]!;
+            return prepare(row, key, a, services.get(row.serviceCode)!, org.id, t);
+          }),
+        );
+        await writePrepared(trx, handle.dialect, prepared);
+        written += prepared.length;
+        if (written >= COMMIT_ROWS || Date.now() - began >= COMMIT_MS) break;
       }
-      const findings = prepared.flatMap((p) => p.findings);
-      for (let f = 0; f < findings.length; f += 1000) await trx.insertInto('story_findings').values(findings.slice(f, f + 1000)).execute();
-      for (const p of prepared.filter((x) => x.story.urgent === 1)) {
-        await appendEvent(trx, handle.dialect, { type: 'story.urgent', subject: p.story.id, data: { ref: p.story.ref, reasons: JSON.parse(p.story.safeguarding) as string[] } });
-        await enqueue(trx, { kind: 'moderation.urgent_alert', payload: { storyId: p.story.id }, dedupeKey: `urgent:${p.story.id}` });
-      }
+      imported += written;
     });
-    imported += prepared.length;
   }
   await appendEvent(db, handle.dialect, {
     type: 'fft.imported',
@@ -238,6 +248,21 @@ async function importFftRows(handle: DbHandle, opts: { orgCode: string; rows: Ff
     data: { file: opts.file ?? null, read: opts.rows.length, imported, duplicates, empty: opts.rows.length - keyed.length },
   });
   return { read: opts.rows.length, imported, duplicates, rejected: opts.rows.length - keyed.length };
+}
+
+/** One transaction's share of the import: stories, their service links, findings, and an alert for each urgent one. */
+async function writePrepared(trx: Db, dialect: DbHandle['dialect'], prepared: Array<ReturnType<typeof prepare>>): Promise<void> {
+  for (let i = 0; i < prepared.length; i += BATCH) {
+    const part = prepared.slice(i, i + BATCH);
+    await trx.insertInto('stories').values(part.map((p) => p.story)).onConflict((oc) => oc.column('idempotency_key').doNothing()).execute();
+    await trx.insertInto('story_services').values(part.map((p) => p.link)).execute();
+  }
+  const findings = prepared.flatMap((p) => p.findings);
+  for (let f = 0; f < findings.length; f += 1000) await trx.insertInto('story_findings').values(findings.slice(f, f + 1000)).execute();
+  for (const p of prepared.filter((x) => x.story.urgent === 1)) {
+    await appendEvent(trx, dialect, { type: 'story.urgent', subject: p.story.id, data: { ref: p.story.ref, reasons: JSON.parse(p.story.safeguarding) as string[] } });
+    await enqueue(trx, { kind: 'moderation.urgent_alert', payload: { storyId: p.story.id }, dedupeKey: `urgent:${p.story.id}` });
+  }
 }
 
 function prepare(row: FftRow, key: string, a: Analysis, serviceId: string, orgId: string, t: string) {
