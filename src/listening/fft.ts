@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import type { Db, DbHandle } from '../platform/db/index.ts';
 import { newId, now } from '../platform/db/index.ts';
+import { insertRows } from '../platform/db/bulk.ts';
 import { appendEvent } from '../platform/events.ts';
 import { AppError } from '../platform/errors.ts';
 import { enqueue } from '../platform/jobs.ts';
@@ -254,11 +255,11 @@ async function importFftRows(handle: DbHandle, opts: { orgCode: string; rows: Ff
 async function writePrepared(trx: Db, dialect: DbHandle['dialect'], prepared: Array<ReturnType<typeof prepare>>): Promise<void> {
   for (let i = 0; i < prepared.length; i += BATCH) {
     const part = prepared.slice(i, i + BATCH);
-    await trx.insertInto('stories').values(part.map((p) => p.story)).onConflict((oc) => oc.column('idempotency_key').doNothing()).execute();
-    await trx.insertInto('story_services').values(part.map((p) => p.link)).execute();
+    await insertRows(trx, dialect, 'stories', part.map((p) => p.story), { onConflictDoNothing: 'idempotency_key' });
+    await insertRows(trx, dialect, 'story_services', part.map((p) => p.link));
   }
   const findings = prepared.flatMap((p) => p.findings);
-  for (let f = 0; f < findings.length; f += 1000) await trx.insertInto('story_findings').values(findings.slice(f, f + 1000)).execute();
+  for (let f = 0; f < findings.length; f += 1000) await insertRows(trx, dialect, 'story_findings', findings.slice(f, f + 1000));
   for (const p of prepared.filter((x) => x.story.urgent === 1)) {
     await appendEvent(trx, dialect, { type: 'story.urgent', subject: p.story.id, data: { ref: p.story.ref, reasons: JSON.parse(p.story.safeguarding) as string[] } });
     await enqueue(trx, { kind: 'moderation.urgent_alert', payload: { storyId: p.story.id }, dedupeKey: `urgent:${p.story.id}` });
