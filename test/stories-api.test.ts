@@ -67,6 +67,26 @@ describe(`stories through the API on ${TEST_DB}`, () => {
     expect(await t.handle.db.selectFrom('story_intake').select('story_id').execute()).toEqual([]);
   });
 
+  it('keeps the others of stories told at the same moment when two share an Idempotency-Key', async () => {
+    // Told in one turn, they reach the intake together (on SQLite, in one transaction of its writer
+    // thread): the second with the key is refused there, and the stories after it are still kept.
+    const key = { 'idempotency-key': 'same-moment-0001' };
+    const [a, b, c] = await Promise.all([
+      post({ ...story, title: 'Same moment, first' }, key),
+      post({ ...story, title: 'Same moment, first' }, key),
+      post({ ...story, title: 'Same moment, other' }),
+    ]);
+    expect([a!.statusCode, b!.statusCode, c!.statusCode]).toEqual([201, 201, 201]);
+    expect(b!.json().id).toBe(a!.json().id);
+    expect(c!.json().id).not.toBe(a!.json().id);
+    await checkTold(t.handle);
+    const kept = await t.handle.db.selectFrom('stories').select(['id', 'title']).where('title', 'like', 'Same moment, %').orderBy('title').execute();
+    expect(kept).toEqual([
+      { id: a!.json().id, title: 'Same moment, first' },
+      { id: c!.json().id, title: 'Same moment, other' },
+    ]);
+  });
+
   it('keeps a story that cannot be stored in the intake with its error, tries it again later, and stores the others', async () => {
     const good = (await post({ ...story, title: 'Stored beside a bad one', email: undefined })).json().id as string;
     const row = await t.handle.db.selectFrom('story_intake').selectAll().where('story_id', '=', good).executeTakeFirstOrThrow();

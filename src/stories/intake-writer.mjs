@@ -19,9 +19,6 @@ const insert = db.prepare('INSERT INTO story_intake (story_id, ref, idempotency_
 const begin = db.prepare('BEGIN IMMEDIATE');
 const commit = db.prepare('COMMIT');
 const rollback = db.prepare('ROLLBACK');
-const savepoint = db.prepare('SAVEPOINT unit');
-const release = db.prepare('RELEASE unit');
-const undo = db.prepare('ROLLBACK TO unit');
 
 let queue = [];
 let scheduled = false;
@@ -39,7 +36,6 @@ function write() {
   try {
     begin.run();
     for (const a of group) {
-      savepoint.run();
       try {
         if (refTaken.get(a.ref)) {
           results.push({ id: a.id, error: { message: `The story reference ${a.ref} is taken`, code: 'ref_taken' } });
@@ -50,10 +46,11 @@ function write() {
           insert.run(a.storyId, a.ref, a.idempotencyKey, a.payload, a.receivedAt);
           results.push({ id: a.id });
         }
-        release.run();
       } catch (err) {
-        undo.run();
-        release.run();
+        // A constraint failed (a key or reference taken in the intake itself): SQLite undoes that
+        // statement alone and the transaction goes on, so no savepoint is needed around each story.
+        // An error that ended the transaction (a full disk, say) fails the whole group, below.
+        if (!db.inTransaction) throw err;
         results.push({ id: a.id, error: failure(err) });
       }
     }
@@ -74,7 +71,8 @@ parentPort.on('message', (m) => {
     parentPort.close();
     return;
   }
-  for (const a of JSON.parse(m)) queue.push({ ...a, payload: JSON.stringify(a.payload) });
+  // Each payload arrives as JSON text already (intake-writer.ts), stored as it is.
+  for (const a of JSON.parse(m)) queue.push(a);
   // Messages that arrived while the last group was written are all here by the next turn.
   if (!scheduled) {
     scheduled = true;

@@ -29,7 +29,8 @@ export class IntakeWriter {
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { ref: a.ref, resolve, reject });
       // The stories told in one turn of the event loop go to the thread in one message.
-      this.outbox.push({ id, storyId: a.storyId, ref: a.ref, idempotencyKey: a.idempotencyKey, payload: a.payload, receivedAt: a.receivedAt });
+      // The payload as the JSON the intake stores, made once here (the thread stores the text).
+      this.outbox.push({ id, storyId: a.storyId, ref: a.ref, idempotencyKey: a.idempotencyKey, payload: JSON.stringify(a.payload), receivedAt: a.receivedAt });
       if (this.outbox.length === 1) {
         setImmediate(() => {
           const batch = this.outbox;
