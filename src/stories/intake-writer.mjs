@@ -71,8 +71,8 @@ parentPort.on('message', (m) => {
     parentPort.close();
     return;
   }
-  // Each payload arrives as JSON text already (intake-writer.ts), stored as it is.
-  for (const a of JSON.parse(m)) queue.push(a);
+  // Six fields a story (intake-writer.ts), the payload as the JSON text it is stored as.
+  for (let i = 0; i + 5 < m.length; i += 6) queue.push({ id: m[i], storyId: m[i + 1], ref: m[i + 2], idempotencyKey: m[i + 3], payload: m[i + 4], receivedAt: m[i + 5] });
   // Messages that arrived while the last group was written are all here by the next turn.
   if (!scheduled) {
     scheduled = true;
