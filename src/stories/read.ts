@@ -119,9 +119,15 @@ export function hasTheme(theme: string, column: 'stories.themes' | 'mentions.the
 
 export const isCursor = (v: unknown): v is { p: string; i: string } => typeof v === 'object' && v !== null && typeof (v as { p: unknown }).p === 'string' && typeof (v as { i: unknown }).i === 'string';
 
-/** Turns what a person typed into an FTS5 query of quoted terms (all must match): no syntax errors. */
+/**
+ * Turns what a person typed into an FTS5 query of quoted terms (all must match): no syntax errors.
+ * Each term must be one word to SQLite's tokenizer, as the index keeps no positions to match a
+ * phrase with (detail=none, see the migrations): a term is letters and digits, less the few that
+ * SQLite's Unicode tables (older than JavaScript's) take for separators. A test checks every
+ * letter and digit against the SQLite this runs with.
+ */
 export function ftsQuery(q: string): string {
-  const terms = q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const terms = q.toLowerCase().match(/(?:(?![\u19b0-\u19c9\u1cf2\u1cf3])[\p{L}\p{N}])+/gu) ?? [];
   return terms.slice(0, 12).map((t) => `"${t}"`).join(' ');
 }
 
