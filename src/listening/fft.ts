@@ -216,31 +216,38 @@ async function importFftRows(handle: DbHandle, opts: { orgCode: string; rows: Ff
   // faster (means of five alternating runs). The time limit bounds how long the import holds
   // SQLite's write lock from a server on the same file.
   const batches = asFinished(analyseAll(fresh.map(({ row }) => ({ title: fftTitle(row.comment), body: row.comment, rating: row.rating }))));
+  const take = async () => {
+    const next = await batches.next();
+    return next.done ? undefined : next.value;
+  };
+  const write = async (trx: Db, finished: Array<{ start: number; analyses: Analysis[] }>) => {
+    const t = now();
+    const prepared = finished.flatMap(({ start, analyses }) =>
+      analyses.map((a, j) => {
+        const { row, key } = fresh[start + j]!;
+        return prepare(row, key, a, services.get(row.serviceCode)!, org.id, t);
+      }),
+    );
+    await writePrepared(trx, handle.dialect, prepared);
+    return prepared.length;
+  };
   let imported = 0;
-  let more = true;
-  while (more) {
+  // A transaction begins once there is something to write: the write lock is not held while the
+  // first comments are analysed.
+  let finished = await take();
+  while (finished) {
+    let full = false;
     await db.transaction().execute(async (trx) => {
       const began = Date.now();
       let written = 0;
-      for (;;) {
-        const next = await batches.next();
-        if (next.done) {
-          more = false;
-          break;
-        }
-        const t = now();
-        const prepared = next.value.flatMap(({ start, analyses }) =>
-          analyses.map((a, j) => {
-            const { row, key } = fresh[start + j]!;
-            return prepare(row, key, a, services.get(row.serviceCode)!, org.id, t);
-          }),
-        );
-        await writePrepared(trx, handle.dialect, prepared);
-        written += prepared.length;
-        if (written >= COMMIT_ROWS || Date.now() - began >= COMMIT_MS) break;
+      while (finished && !full) {
+        written += await write(trx, finished);
+        full = written >= COMMIT_ROWS || Date.now() - began >= COMMIT_MS;
+        if (!full) finished = await take();
       }
       imported += written;
     });
+    if (full) finished = await take();
   }
   await appendEvent(db, handle.dialect, {
     type: 'fft.imported',
