@@ -268,7 +268,7 @@ async function writePrepared(trx: Db, dialect: DbHandle['dialect'], prepared: Ar
   const findings = prepared.flatMap((p) => p.findings);
   for (let f = 0; f < findings.length; f += 1000) await insertRows(trx, dialect, 'story_findings', findings.slice(f, f + 1000));
   for (const p of prepared.filter((x) => x.story.urgent === 1)) {
-    await appendEvent(trx, dialect, { type: 'story.urgent', subject: p.story.id, data: { ref: p.story.ref, reasons: JSON.parse(p.story.safeguarding) as string[] } });
+    await appendEvent(trx, dialect, { type: 'story.urgent', subject: p.story.id, data: { ref: p.story.ref, reasons: p.safeguarding } });
     await enqueue(trx, { kind: 'moderation.urgent_alert', payload: { storyId: p.story.id }, dedupeKey: `urgent:${p.story.id}` });
   }
 }
@@ -311,6 +311,7 @@ function prepare(row: FftRow, key: string, a: Analysis, serviceId: string, orgId
       checked_at: t,
     },
     link: { story_id: id, service_id: serviceId, org_id: orgId, position: 0 },
+    safeguarding: a.safeguarding,
     findings: findingRows(id, a, newId),
   };
 }

@@ -88,6 +88,19 @@ describe('workerBundle', () => {
     expect((await workerBundle(entry, cache)).built).toBe(false);
   });
 
+  it('builds into a private temporary directory, every time, where the cache cannot be made', async () => {
+    const blocked = path.join(dir, 'a-file');
+    fs.writeFileSync(blocked, '');
+    const first = await workerBundle(entry, path.join(blocked, 'cache'));
+    expect(first.built).toBe(true);
+    expect(first.file.startsWith(os.tmpdir())).toBe(true);
+    expect((await load(first.file)).default(3)).toMatch(/ 3$/);
+    const second = await workerBundle(entry, path.join(blocked, 'cache'));
+    expect(second.built).toBe(true);
+    expect(path.dirname(second.file)).not.toBe(path.dirname(first.file));
+    for (const f of [first.file, second.file]) fs.rmSync(path.dirname(f), { recursive: true, force: true });
+  });
+
   it('fails with the compiler\'s message for code that does not compile, and leaves no manifest naming it', async () => {
     const broken = path.join(dir, 'broken.ts');
     fs.writeFileSync(broken, 'export default (n: number => n;\n');

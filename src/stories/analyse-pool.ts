@@ -1,10 +1,10 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { sha256 } from '../platform/auth/tokens.ts';
 import { ROOT_DIR } from '../platform/paths.ts';
 import { analyseBatch, type Analysis, type AnalysisInput } from './analyse.ts';
 
@@ -18,6 +18,8 @@ const BATCH = 250;
 const SMALL = 1000;
 
 let pool: Promise<Piscina> | undefined;
+/** The private directory holding this process's bundle when the cache could not be written; removed with the pool. */
+let temporaryBundleDir: string | undefined;
 function thePool(): Promise<Piscina> {
   const threads = Math.max(1, Math.min(4, os.availableParallelism()));
   // Every thread starts at once and loads the models as it starts (analyse-worker.ts), about a third
@@ -25,6 +27,7 @@ function thePool(): Promise<Piscina> {
   // With the bundle cached, the threads start at once.
   pool ??= (async () => {
     const { file } = await workerBundle(WORKER_ENTRY, BUNDLE_CACHE);
+    if (path.dirname(file) !== BUNDLE_CACHE) temporaryBundleDir = path.dirname(file);
     return new Piscina({
       filename: file,
       minThreads: threads,
@@ -51,8 +54,6 @@ const WORKER_ENTRY = fileURLToPath(new URL('./analyse-worker.ts', import.meta.ur
 /** Where built bundles are kept: the project's own, as other tools keep theirs (not a shared temporary directory, where another user could leave a file by that name). */
 const BUNDLE_CACHE = path.join(ROOT_DIR, 'node_modules', '.cache', 'carevoice');
 
-const sha256 = (data: string | Uint8Array) => crypto.createHash('sha256').update(data).digest('hex');
-
 /** What a cached bundle was built from: every input file's hash, and the esbuild that built it. */
 interface BundleManifest {
   esbuild: string;
@@ -68,8 +69,9 @@ interface BundleManifest {
  * (`register()`, a loader thread of its own, every module through it): 0.5-0.7 s of processor time
  * per worker on the 2-core machine. Bundling takes about 150 ms, outside this process, and is
  * needed once per change of the code: the cache is checked by hashing the inputs the last build
- * listed (a few milliseconds), so the threads start at once. Where the cache cannot be written
- * (a read-only install) the bundle goes to a private temporary directory, built each time.
+ * listed (2-4 ms), so the threads start at once. Where the cache cannot be written (a read-only
+ * install) the bundle goes to a private temporary directory, built each time and removed with the
+ * pool.
  *
  * Each module's `import.meta.url` is replaced by its source file's URL, so the paths the code finds
  * from it (the models, the redaction word lists) are the same as when it runs unbundled.
@@ -81,6 +83,8 @@ export async function workerBundle(entry: string, cacheDir: string): Promise<{ f
   if (cached) return { file: cached, built: false };
 
   const esbuild = await import('esbuild');
+  // The hash of each source as it was bundled (read once, here), not as it may be a moment later.
+  const bundled = new Map<string, string>();
   const result = await esbuild.build({
     entryPoints: [entry],
     bundle: true,
@@ -97,10 +101,11 @@ export async function workerBundle(entry: string, cacheDir: string): Promise<{ f
       {
         name: 'source-urls',
         setup(build) {
-          build.onLoad({ filter: /\.ts$/ }, async (args) => ({
-            contents: (await fs.promises.readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
-            loader: 'ts',
-          }));
+          build.onLoad({ filter: /\.ts$/ }, async (args) => {
+            const source = await fs.promises.readFile(args.path, 'utf8');
+            bundled.set(args.path, sha256(source));
+            return { contents: source.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' as const };
+          });
         },
       },
     ],
@@ -109,7 +114,8 @@ export async function workerBundle(entry: string, cacheDir: string): Promise<{ f
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(result.metafile.inputs)) {
     const file = path.resolve(path.dirname(entry), input);
-    inputs[file] = sha256(await fs.promises.readFile(file));
+    // The JavaScript ones (from node_modules) esbuild read itself.
+    inputs[file] = bundled.get(file) ?? sha256(await fs.promises.readFile(file));
   }
   const dir = writableDir(cacheDir);
   const bundle = `${path.basename(entry, '.ts')}-${sha256(code).slice(0, 16)}.mjs`;
@@ -221,4 +227,6 @@ export async function closeAnalysisPool(): Promise<void> {
   const p = pool;
   pool = undefined;
   await (await p?.catch(() => undefined))?.destroy();
+  if (temporaryBundleDir) fs.rmSync(temporaryBundleDir, { recursive: true, force: true });
+  temporaryBundleDir = undefined;
 }

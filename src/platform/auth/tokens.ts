@@ -26,4 +26,4 @@ export const randomToken = (bytes = 32) => secureRandomBytes(bytes).toString('ba
  * Session tokens and API keys are high-entropy random values, so a fast hash is enough to make a
  * leaked table useless (argon2 is for low-entropy passwords and would cost ~50 ms per request).
  */
-export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+export const sha256 = (value: string | Uint8Array) => createHash('sha256').update(value).digest('hex');
