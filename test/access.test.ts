@@ -1,4 +1,8 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import helmet from 'helmet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedHeaders } from '../src/app.ts';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo/seed.ts';
 import { createApiKey, MAX_FAILED_SIGN_INS, SESSION_COOKIE } from '../src/platform/auth/index.ts';
 import { sha256 } from '../src/platform/auth/tokens.ts';
@@ -136,6 +140,40 @@ describe(`pages and errors on ${TEST_DB}`, () => {
     const css = await t.app.inject({ url: '/assets/nhsuk-frontend.min.css' });
     expect(css.statusCode).toBe(200);
     expect(css.headers['content-type']).toMatch(/text\/css/);
+  });
+
+  it('puts the same security headers on every API answer, errors included, and HSTS only behind HTTPS', async () => {
+    const answers = [
+      await t.app.inject({ url: '/api/v1/services' }),
+      await t.app.inject({ url: '/api/v1/nothing' }),
+      await t.app.inject({ method: 'POST', url: '/api/v1/stories', payload: '{bad json', headers: { 'content-type': 'application/json' } }),
+    ];
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 404, 400]);
+    for (const a of answers) {
+      expect(a.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+      expect(a.headers['x-content-type-options']).toBe('nosniff');
+      expect(a.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(a.headers['strict-transport-security']).toBeUndefined();
+    }
+    const https = await startTestApp({ PUBLIC_URL: 'https://carevoice.example' });
+    try {
+      for (const url of ['/api/v1/services', '/']) {
+        const res = await https.app.inject({ url, headers: html });
+        expect(res.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+      }
+    } finally {
+      await https.close();
+    }
+  });
+
+  it('reads the fixed API headers from helmet as helmet sets them on a real answer', () => {
+    const options = { contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"] } }, strictTransportSecurity: { maxAge: 60 } };
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    helmet(options)(res.req, res, () => {});
+    const fromHelmet = Object.fromEntries(Object.entries(res.getHeaders()).map(([k, v]) => [k, String(v)]));
+    expect(fixedHeaders(helmet(options))).toEqual(fromHelmet);
+    expect(Object.keys(fromHelmet).length).toBeGreaterThan(5);
+    expect(() => fixedHeaders((_req, _res, next) => next(new Error('refused')))).toThrow('refused');
   });
 
   it('shows a friendly 404 page, and JSON 404 on the API', async () => {

@@ -78,6 +78,9 @@ describe('listening: Mastodon, the live wall and hotspots', () => {
     const live = await openLive(`${server.url}/api/v1/live`, { authorization: `Bearer ${leaderKey}` });
     expect(live.status).toBe(200);
     expect(live.contentType).toMatch(/text\/event-stream/);
+    // The stream is written raw, past Fastify: it still carries the API's security headers.
+    expect(live.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(live.headers.get('x-content-type-options')).toBe('nosniff');
 
     const added = Date.now();
     must(['channel', 'add', 'mastodon', '--org', 'RR8', '--instance', mastodon.url, '--token', 'mastodon-token-123', '--tags', 'ward7lgi']);

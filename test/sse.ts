@@ -31,6 +31,7 @@ export async function openLive(url: string, headers: Record<string, string>) {
   return {
     status: res.status,
     contentType: res.headers.get('content-type'),
+    headers: res.headers,
     events,
     /** Resolves with the first event (from index `from`) that matches, or rejects after `ms`. */
     waitFor(match: (e: ReceivedEvent) => boolean, ms = 10_000, from = 0): Promise<ReceivedEvent> {

@@ -119,6 +119,8 @@ export function listeningRoutes(ctx: AppContext) {
       const fromHeader = typeof header === 'string' && /^\d{1,15}$/.test(header.trim()) ? Number(header.trim()) : null;
       const lastEventId = fromHeader ?? (q.lastEventId ? Number(q.lastEventId) : null);
       reply.hijack();
+      // The security headers the app set on the reply go on the stream, which is written raw.
+      for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
       try {
         await feed.attach(reply.raw, filter, lastEventId);
       } catch (err) {
