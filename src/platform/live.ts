@@ -62,8 +62,20 @@ export class LiveHub {
     this.client = undefined;
     if (c) {
       c.removeAllListeners('notification');
-      c.release(true);
+      this.letGo(c);
     }
+  }
+
+  /**
+   * Gives a LISTEN connection back to the pool to be closed, once: pg-pool throws on a second
+   * release, and a connection that PostgreSQL ends can report more than one error, or report one
+   * after the hub has stopped. Nothing would catch that throw.
+   */
+  private readonly released = new WeakSet<pg.PoolClient>();
+  private letGo(client: pg.PoolClient): void {
+    if (this.released.has(client)) return;
+    this.released.add(client);
+    client.release(true);
   }
 
   subscribe(fn: LiveListener): () => void {
@@ -75,19 +87,26 @@ export class LiveHub {
   private async listen(): Promise<void> {
     const pool = this.handle.pool;
     if (!pool || this.stopped) return;
+    let client: pg.PoolClient | undefined;
     try {
-      const client = await pool.connect();
-      client.on('notification', () => this.wake());
-      client.on('error', (err) => {
+      const c = (client = await pool.connect());
+      c.on('notification', () => this.wake());
+      c.on('error', (err) => {
+        if (this.released.has(c)) return;
         this.log.warn({ err: err.message }, 'live: LISTEN connection lost; retrying');
-        if (this.client === client) this.client = undefined;
-        client.release(true);
+        if (this.client === c) this.client = undefined;
+        this.letGo(c);
         setTimeout(() => void this.listen(), 1000).unref();
       });
-      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-      this.client = client;
+      await c.query(`LISTEN ${EVENTS_CHANNEL}`);
+      if (this.stopped) return this.letGo(c);
+      this.client = c;
       this.wake();
     } catch (err) {
+      // Its 'error' listener may have let it go and planned the next try already.
+      const planned = client !== undefined && this.released.has(client);
+      if (client) this.letGo(client);
+      if (planned) return;
       this.log.warn({ err: (err as Error).message }, 'live: cannot LISTEN yet; polling meanwhile');
       setTimeout(() => void this.listen(), 2000).unref();
     }
