@@ -180,6 +180,7 @@ async function liveFigures(app: Service, prepared: Prepared, plan: BenchPlan, lo
  */
 async function submitFigures(app: Service, prepared: Prepared, plan: BenchPlan, log: (l: string) => void): Promise<BenchResult> {
   const bodies = storyBodies(prepared.serviceCodes);
+  const load = (url: string, connections: number) => loadStories(url, bodies, { connections, seconds: plan.submitSeconds, warmupSeconds: plan.warmupSeconds });
   // Every baseline run first: after the app's first run its job loop stores the stories it was
   // told, which would take the processor from a baseline run made then.
   const baselines = new Map<number, LoadResult>();
@@ -187,7 +188,7 @@ async function submitFigures(app: Service, prepared: Prepared, plan: BenchPlan, 
   try {
     for (const connections of plan.connections) {
       log(`submit: baseline, ${connections} connections for ${plan.submitSeconds} s`);
-      baselines.set(connections, await loadStories(baselineServer.url, bodies, { connections, seconds: plan.submitSeconds, warmupSeconds: plan.warmupSeconds }));
+      baselines.set(connections, await load(baselineServer.url, connections));
     }
   } finally {
     await baselineServer.stop();
@@ -195,7 +196,7 @@ async function submitFigures(app: Service, prepared: Prepared, plan: BenchPlan, 
   const levels: Array<{ connections: number; app: LoadResult; baseline: LoadResult }> = [];
   for (const connections of plan.connections) {
     log(`submit: the app, ${connections} connections for ${plan.submitSeconds} s`);
-    levels.push({ connections, baseline: baselines.get(connections)!, app: await loadStories(app.url, bodies, { connections, seconds: plan.submitSeconds, warmupSeconds: plan.warmupSeconds }) });
+    levels.push({ connections, baseline: baselines.get(connections)!, app: await load(app.url, connections) });
   }
   const result: BenchResult = {};
   for (const l of levels) {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedDemo } from '../src/demo/seed.ts';
 import { importFftFile } from '../src/listening/fft.ts';
-import { newStoryRef } from '../src/stories/tell.ts';
+import { newStoryRef, tellStory } from '../src/stories/tell.ts';
+import { processIntake } from '../src/stories/intake.ts';
 import type * as Tell from '../src/stories/tell.ts';
 import { startTestApp, TEST_DB, type TestApp } from './helpers.ts';
 
@@ -45,5 +46,16 @@ describe(`FFT import and story references on ${TEST_DB}`, () => {
     expect(new Set(refs).size).toBe(4);
     expect(refs.filter((ref) => ref === taken)).toHaveLength(1);
     expect(refs.filter((ref) => ref === 'CV-TWICE001')).toHaveLength(1);
+  });
+
+  it('leaves a story still in the intake its reference, so it is stored when its turn comes', async () => {
+    const told = await tellStory(t.handle, { title: 'Kind nurses on the ward', body: 'The nurses on the ward were kind and explained everything to me.', services: ['RR813-W07'], authorRole: 'patient' }, { channel: 'api', publicUrl: 'http://localhost:3000' });
+    expect(await t.handle.db.selectFrom('story_intake').select('ref').where('ref', '=', told.ref).executeTakeFirst()).toBeDefined();
+    vi.mocked(newStoryRef).mockReturnValueOnce(told.ref);
+    expect((await importFftFile(t.handle, { orgCode: 'RR8', file: csv('after-told.csv', ['A fifth comment, about the discharge lounge']) })).imported).toBe(1);
+    expect(await refsOf()).not.toContain(told.ref);
+    expect(await processIntake(t.handle)).toBe(1);
+    const stored = await t.handle.db.selectFrom('stories').select(['id', 'ref']).where('ref', '=', told.ref).execute();
+    expect(stored).toEqual([{ id: told.id, ref: told.ref }]);
   });
 });
