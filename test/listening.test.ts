@@ -250,6 +250,12 @@ describe('listening: Mastodon, the live wall and hotspots', () => {
     expect(r.stderr).toMatch(/Nothing was imported: 2 bad rows: line 3: date must be YYYY-MM-DD.*line 3: rating must be 1/);
     const r2 = run(['import', 'fft', '--org', 'RR8', '--file', path.join(dataDir, 'nothing.csv')]);
     expect(r2.code).not.toBe(0);
+    // A service the organisation does not have is named by the line its row starts on, past an empty line.
+    const unknown = path.join(dataDir, 'unknown.csv');
+    fs.writeFileSync(unknown, ['date,service_code,rating,comment', '2026-11-04,RR813-W07,1,"fine"', '', '2026-11-04,NOPE,1,"x"'].join('\n'));
+    const r3 = run(['import', 'fft', '--org', 'RR8', '--file', unknown]);
+    expect(r3.code).not.toBe(0);
+    expect(r3.stderr).toMatch(/Nothing was imported: 1 bad row: line 4: NOPE is not a service of RR8/);
     const after = (await (await api('/api/v1/moderation/queue?limit=100', moderatorKey)).json()) as { items: Array<{ channel: string }> };
     expect(after.items.filter((s) => s.channel === 'fft')).toHaveLength(3);
   });

@@ -34,16 +34,17 @@ describe('readFftFile', () => {
   });
 
   it('reads good rows whole, comments with their line breaks', async () => {
-    const rows = await readFftFile(csv('date,service_code,rating,comment\n2026-11-02,RR813-W07,1,"One.\nTwo."\n\n2026-11-03,RR813-W07,,"Three"\n'));
+    const { rows, lineOf } = await readFftFile(csv('date,service_code,rating,comment\n2026-11-02,RR813-W07,1,"One.\nTwo."\n\n2026-11-03,RR813-W07,,"Three"\n'));
     expect(rows).toEqual([
-      { line: 2, date: '2026-11-02', serviceCode: 'RR813-W07', rating: 1, comment: 'One.\nTwo.' },
-      { line: 5, date: '2026-11-03', serviceCode: 'RR813-W07', rating: null, comment: 'Three' },
+      { record: 1, date: '2026-11-02', serviceCode: 'RR813-W07', rating: 1, comment: 'One.\nTwo.' },
+      { record: 2, date: '2026-11-03', serviceCode: 'RR813-W07', rating: null, comment: 'Three' },
     ]);
+    expect(rows.map((r) => lineOf(r.record))).toEqual([2, 5]);
   });
 
   it('takes the header in any case and spacing, and names the columns it lacks', async () => {
-    const rows = await readFftFile(csv('Date, Service Code ,RATING,Comments\n2026-11-02,rr813-w07,2,"Fine"\n'));
-    expect(rows).toEqual([{ line: 2, date: '2026-11-02', serviceCode: 'RR813-W07', rating: 2, comment: 'Fine' }]);
+    const { rows } = await readFftFile(csv('Date, Service Code ,RATING,Comments\n2026-11-02,rr813-w07,2,"Fine"\n'));
+    expect(rows).toEqual([{ record: 1, date: '2026-11-02', serviceCode: 'RR813-W07', rating: 2, comment: 'Fine' }]);
     await expect(readFftFile(csv('when,service_code,rating\n2026-11-02,RR813-W07,2\n'))).rejects.toThrow(/header must name date, service_code, rating and comment; missing date, comment$/);
   });
 });
