@@ -6,3 +6,5 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SRC_DIR = path.resolve(here, '..');
 export const ROOT_DIR = path.resolve(SRC_DIR, '..');
+/** Where files built from the code are kept between runs (worker bundles, the story models in memory form), as other tools keep theirs. */
+export const BUILD_CACHE_DIR = path.join(ROOT_DIR, 'node_modules', '.cache', 'carevoice');

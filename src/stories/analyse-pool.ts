@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { sha256 } from '../platform/auth/tokens.ts';
-import { ROOT_DIR } from '../platform/paths.ts';
+import { BUILD_CACHE_DIR } from '../platform/paths.ts';
 import { analyseBatch, type Analysis, type AnalysisInput } from './analyse.ts';
 
 /**
@@ -51,8 +51,8 @@ function thePool(): Promise<Piscina> {
 }
 
 const WORKER_ENTRY = fileURLToPath(new URL('./analyse-worker.ts', import.meta.url));
-/** Where built bundles are kept: the project's own, as other tools keep theirs (not a shared temporary directory, where another user could leave a file by that name). */
-const BUNDLE_CACHE = path.join(ROOT_DIR, 'node_modules', '.cache', 'carevoice');
+/** Where built bundles are kept: the project's own (not a shared temporary directory, where another user could leave a file by that name). */
+const BUNDLE_CACHE = BUILD_CACHE_DIR;
 
 /** What a cached bundle was built from: every input file's hash, and the esbuild that built it. */
 interface BundleManifest {

@@ -1,13 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, criticalityToScale, ModelSet, type Model } from '../nlp/classifier/index.ts';
-import { ROOT_DIR } from '../platform/paths.ts';
+import { BUILD_CACHE_DIR, ROOT_DIR } from '../platform/paths.ts';
+import { keepStoryModels, readStoryModels } from './model-cache.ts';
+
+const modelFile = (name: string) => path.join(ROOT_DIR, 'models', `${name}.json.gz`);
 
 /** The shipped models, loaded once per process on first use (each loads in well under a second). */
 const cache = new Map<string, Model | null>();
 function model(name: string): Model | null {
+  if ((STORY_MODELS as readonly string[]).includes(name)) theStorySet();
   if (!cache.has(name)) {
-    const file = path.join(ROOT_DIR, 'models', `${name}.json.gz`);
+    const file = modelFile(name);
     cache.set(name, fs.existsSync(file) ? loadModel(file) : null);
   }
   return cache.get(name)!;
@@ -16,13 +20,23 @@ function model(name: string): Model | null {
 const STORY_MODELS = ['themes', 'sentiment', 'criticality'] as const;
 type StoryModel = (typeof STORY_MODELS)[number];
 
-/** The three models every story is read by, read together (see ModelSet); null when one of them is missing. */
+/**
+ * The three models every story is read by, read together (see ModelSet); null when one of them is
+ * missing. As kept in memory form by an earlier process (model-cache.ts), or loaded, built and kept.
+ */
 let storySet: ModelSet | null | undefined;
 function theStorySet(): ModelSet | null {
-  if (storySet === undefined) {
-    const models = STORY_MODELS.map(model);
-    storySet = models.every((m): m is Model => m !== null) ? new ModelSet(models) : null;
+  if (storySet !== undefined) return storySet;
+  const files = STORY_MODELS.map(modelFile);
+  if (!files.every((f) => fs.existsSync(f))) {
+    storySet = null;
+    return storySet;
   }
+  const kept = readStoryModels(files, BUILD_CACHE_DIR);
+  const set = kept?.set ?? new ModelSet(files.map((f) => loadModel(f)));
+  if (!kept) keepStoryModels(files, BUILD_CACHE_DIR, set);
+  STORY_MODELS.forEach((name, i) => cache.set(name, set.models[i] as Model));
+  storySet = set;
   return storySet;
 }
 

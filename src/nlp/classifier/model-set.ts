@@ -45,6 +45,22 @@ const WORD_CACHE_LIMIT = 20_000;
  * The models must share the hash space, the char n-gram range and sublinear tf; their word n-gram
  * ranges, block weights and labels may differ.
  */
+/** What a ModelSet is built into (see `ModelSet.build`): numbers and typed arrays, to keep and read back. */
+export interface ModelSetState {
+  numbers: { mask: number; charOffset: number; cMin: number; cMax: number; sublinear: boolean; rowLength: number };
+  /** the union's bucket table (see BucketTable) */
+  slots: Int32Array;
+  isWord: Uint8Array;
+  idf: Float64Array;
+  q: Int16Array;
+  offsets: Int32Array;
+  scales: Float64Array;
+  countedBy: Int32Array;
+  wordWeights: Float64Array;
+  charWeights: Float64Array;
+  ends: Int32Array;
+}
+
 export class ModelSet {
   readonly models: readonly Model[];
   private readonly m: number;
@@ -88,7 +104,57 @@ export class ModelSet {
   private readonly sc: Float64Array;
   private readonly z: Float64Array[];
 
-  constructor(models: readonly Model[]) {
+  /**
+   * The set of `models`, built here, or from `state`: what an earlier build of the same models
+   * made (see `state`), as the app keeps it beside the model files (stories/models.ts). Building
+   * takes 60-110 ms; a state is checked only for its arrays' sizes against the models.
+   */
+  constructor(models: readonly Model[], state: ModelSetState = ModelSet.build(models)) {
+    if (models.length === 0) throw new Error('a model set needs at least one model');
+    const m = models.length;
+    const { numbers, slots, isWord, idf, q, offsets, scales, countedBy, wordWeights, charWeights, ends } = state;
+    const U = isWord.length;
+    const rowLength = numbers.rowLength;
+    const fits =
+      offsets.length === m && ends.length === m && wordWeights.length === m && charWeights.length === m && countedBy.length === 4 &&
+      rowLength === models.reduce((n, x) => n + x.labels.length, 0) && models.every((x, j) => (ends[j] as number) - (offsets[j] as number) === x.labels.length) &&
+      idf.length === U * m && q.length === U * rowLength && scales.length === rowLength && slots.length >= 2 * U;
+    if (!fits) throw new Error('the model set state does not fit these models');
+    this.models = models;
+    this.m = m;
+    this.mask = numbers.mask;
+    this.charOffset = numbers.charOffset;
+    this.cMin = numbers.cMin;
+    this.cMax = numbers.cMax;
+    this.sublinear = numbers.sublinear;
+    this.countedBy = countedBy;
+    this.wordWeights = wordWeights;
+    this.charWeights = charWeights;
+    this.buckets = BucketTable.fromSlots(slots);
+    this.isWord = isWord;
+    this.offsets = offsets;
+    this.rowLength = rowLength;
+    this.idf = idf;
+    this.q = q;
+    this.scales = scales;
+    this.ends = ends;
+    this.counts = new Int32Array(U * m);
+    this.stamp = new Int32Array(U);
+    this.accWord = new Float64Array(rowLength);
+    this.accChar = new Float64Array(rowLength);
+    this.sw = new Float64Array(m);
+    this.sc = new Float64Array(m);
+    this.z = models.map((x) => new Float64Array(x.labels.length));
+  }
+
+  /** What this set was built into: to keep, and to give a later set of the same models. */
+  get state(): ModelSetState {
+    const numbers = { mask: this.mask, charOffset: this.charOffset, cMin: this.cMin, cMax: this.cMax, sublinear: this.sublinear, rowLength: this.rowLength };
+    return { numbers, slots: this.buckets.slots, isWord: this.isWord, idf: this.idf, q: this.q, offsets: this.offsets, scales: this.scales, countedBy: this.countedBy, wordWeights: this.wordWeights, charWeights: this.charWeights, ends: this.ends };
+  }
+
+  /** The union of the models' features and their weights, one row per feature (see the class). */
+  static build(models: readonly Model[]): ModelSetState {
     if (models.length === 0) throw new Error('a model set needs at least one model');
     const configs = models.map((x) => x.parts.vectorizer.config);
     const first = configs[0] as FeatureConfig;
@@ -98,57 +164,53 @@ export class ModelSet {
       }
       if (c.wordNgrams[1] > 3) throw new Error('word n-grams longer than three are not supported');
     }
-    this.models = models;
     const m = models.length;
-    this.m = m;
-    this.mask = (1 << first.hashBits) - 1;
-    this.charOffset = 1 << first.hashBits;
-    [this.cMin, this.cMax] = first.charNgrams;
-    this.sublinear = first.sublinearTf;
-    this.countedBy = new Int32Array(4);
+    const charOffset = 1 << first.hashBits;
+    const countedBy = new Int32Array(4);
     configs.forEach((c, j) => {
-      for (let o = Math.max(1, c.wordNgrams[0]); o <= c.wordNgrams[1]; o++) this.countedBy[o] = (this.countedBy[o] as number) | (1 << j);
+      for (let o = Math.max(1, c.wordNgrams[0]); o <= c.wordNgrams[1]; o++) countedBy[o] = (countedBy[o] as number) | (1 << j);
     });
-    this.wordWeights = Float64Array.from(configs, (c) => c.wordWeight);
-    this.charWeights = Float64Array.from(configs, (c) => c.charWeight);
 
     // The union of every model's features, in bucket order.
     const all = new Set<number>();
     for (const x of models) for (const g of x.parts.vectorizer.featureIds) all.add(g);
     const union = Int32Array.from(all).sort();
     const U = union.length;
-    this.buckets = new BucketTable(union);
-    this.isWord = Uint8Array.from(union, (g) => (g < this.charOffset ? 1 : 0));
+    const buckets = new BucketTable(union);
 
-    this.offsets = new Int32Array(m);
+    const offsets = new Int32Array(m);
     let rowLength = 0;
     models.forEach((x, j) => {
-      this.offsets[j] = rowLength;
+      offsets[j] = rowLength;
       rowLength += x.labels.length;
     });
-    this.rowLength = rowLength;
-    this.idf = new Float64Array(U * m);
-    this.q = new Int16Array(U * rowLength);
-    this.scales = new Float64Array(rowLength);
+    const idf = new Float64Array(U * m);
+    const q = new Int16Array(U * rowLength);
+    const scales = new Float64Array(rowLength);
     models.forEach((x, j) => {
       const K = x.labels.length;
-      const { q, scales } = quantise(x.parts.weights, K);
-      this.scales.set(scales, this.offsets[j]);
+      const quantised = quantise(x.parts.weights, K);
+      scales.set(quantised.scales, offsets[j]);
       const v = x.parts.vectorizer;
       for (let f = 0; f < v.featureIds.length; f++) {
-        const u = this.buckets.find(v.featureIds[f] as number);
-        this.idf[u * m + j] = v.idf[f] as number;
-        this.q.set(q.subarray(f * K, (f + 1) * K), u * rowLength + (this.offsets[j] as number));
+        const u = buckets.find(v.featureIds[f] as number);
+        idf[u * m + j] = v.idf[f] as number;
+        q.set(quantised.q.subarray(f * K, (f + 1) * K), u * rowLength + (offsets[j] as number));
       }
     });
-    this.counts = new Int32Array(U * m);
-    this.stamp = new Int32Array(U);
-    this.accWord = new Float64Array(rowLength);
-    this.accChar = new Float64Array(rowLength);
-    this.ends = Int32Array.from(models, (x, j) => (this.offsets[j] as number) + x.labels.length);
-    this.sw = new Float64Array(m);
-    this.sc = new Float64Array(m);
-    this.z = models.map((x) => new Float64Array(x.labels.length));
+    return {
+      numbers: { mask: charOffset - 1, charOffset, cMin: first.charNgrams[0], cMax: first.charNgrams[1], sublinear: first.sublinearTf, rowLength },
+      slots: buckets.slots,
+      isWord: Uint8Array.from(union, (g) => (g < charOffset ? 1 : 0)),
+      idf,
+      q,
+      offsets,
+      scales,
+      countedBy,
+      wordWeights: Float64Array.from(configs, (c) => c.wordWeight),
+      charWeights: Float64Array.from(configs, (c) => c.charWeight),
+      ends: Int32Array.from(models, (x, j) => (offsets[j] as number) + x.labels.length),
+    };
   }
 
   /**

@@ -37,6 +37,39 @@ export interface ModelFile {
   info?: Record<string, unknown>;
 }
 
+/** A model file's fields but its three arrays. */
+export type ModelMeta = Omit<ModelFile, 'format' | 'version' | 'featureIds' | 'idf' | 'weights'> & { weights: { scales: number[] } };
+
+/** A model file's three arrays, decoded. */
+export interface ModelArrays {
+  featureIds: Int32Array;
+  idf: Float32Array;
+  q: Int16Array;
+}
+
+/** A model as `fromArrays` takes it back: its file's small fields and its arrays (weights quantised). */
+export function modelParts(model: Model): { meta: ModelMeta; arrays: ModelArrays } {
+  const parts = model.parts;
+  const { q, scales } = quantise(parts.weights, parts.labels.length);
+  const meta: ModelMeta = {
+    kind: parts.kind,
+    labels: [...parts.labels],
+    loss: parts.loss,
+    features: parts.vectorizer.config,
+    weights: { scales: Array.from(scales) },
+    biases: Array.from(parts.biases),
+    scoreScale: parts.scoreScale,
+  };
+  if (parts.thresholds) meta.thresholds = Array.from(parts.thresholds);
+  if (parts.fallbackRatio !== undefined && Number.isFinite(parts.fallbackRatio)) meta.fallbackRatio = parts.fallbackRatio;
+  if (parts.minLabels) {
+    meta.minLabels = parts.minLabels;
+    meta.minScore = parts.minScore ?? 0;
+  }
+  if (parts.info) meta.info = parts.info;
+  return { meta, arrays: { featureIds: parts.vectorizer.featureIds, idf: parts.vectorizer.idf, q } };
+}
+
 export interface Prediction {
   labels: string[];
   scores: Record<string, number>;
@@ -190,38 +223,34 @@ export class Model {
   }
 
   toFile(): ModelFile {
-    const { parts } = this;
-    const { q, scales } = quantise(parts.weights, parts.labels.length);
-    const file: ModelFile = {
+    const { meta, arrays } = modelParts(this);
+    const { kind, labels, loss, features, weights, biases, scoreScale, ...optional } = meta;
+    return {
       format: MODEL_FORMAT,
       version: 1,
-      kind: parts.kind,
-      labels: [...parts.labels],
-      loss: parts.loss,
-      features: parts.vectorizer.config,
-      featureIds: toBase64(parts.vectorizer.featureIds),
-      idf: toBase64(parts.vectorizer.idf),
-      weights: { encoding: 'int16', scales: Array.from(scales), data: toBase64(q) },
-      biases: Array.from(parts.biases),
-      scoreScale: parts.scoreScale,
+      kind,
+      labels,
+      loss,
+      features,
+      featureIds: toBase64(arrays.featureIds),
+      idf: toBase64(arrays.idf),
+      weights: { encoding: 'int16', scales: weights.scales, data: toBase64(arrays.q) },
+      biases,
+      scoreScale,
+      ...optional,
     };
-    if (parts.thresholds) file.thresholds = Array.from(parts.thresholds);
-    if (parts.fallbackRatio !== undefined && Number.isFinite(parts.fallbackRatio)) file.fallbackRatio = parts.fallbackRatio;
-    if (parts.minLabels) {
-      file.minLabels = parts.minLabels;
-      file.minScore = parts.minScore ?? 0;
-    }
-    if (parts.info) file.info = parts.info;
-    return file;
   }
 
   static fromFile(file: ModelFile): Model {
     if (!file || file.format !== MODEL_FORMAT || file.version !== 1) throw new Error('not a Carevoice text classifier model file');
-    const ids = new Int32Array(fromBase64(file.featureIds));
-    const idf = new Float32Array(fromBase64(file.idf));
+    return Model.fromArrays(file, { featureIds: new Int32Array(fromBase64(file.featureIds)), idf: new Float32Array(fromBase64(file.idf)), q: new Int16Array(fromBase64(file.weights.data)) });
+  }
+
+  /** A model from a file's small fields and its three arrays as they are (not base64). */
+  static fromArrays(file: ModelMeta, arrays: ModelArrays): Model {
+    const { featureIds: ids, idf, q } = arrays;
     const vectorizer = new Vectorizer(file.features, ids, idf);
     const K = file.labels.length;
-    const q = new Int16Array(fromBase64(file.weights.data));
     if (q.length !== ids.length * K || file.biases.length !== K) throw new Error('model file weights do not match its features and labels');
     if (file.weights.scales.length !== K) throw new Error('model file weights do not match its features and labels');
     const parts: LinearParts = {

@@ -145,11 +145,24 @@ export function charNgrams(word: string, min: number, max: number): string[] {
  * array over the whole hash space was 8 MB a model, in every thread that loads the models).
  */
 export class BucketTable {
-  private readonly slots: Int32Array;
+  /** Pairs (key, number), -1 where empty; a power of two of them. */
+  readonly slots: Int32Array;
   private readonly mask: number;
 
+  /** A table as another one's `slots` hold it. */
+  static fromSlots(slots: Int32Array): BucketTable {
+    const size = slots.length / 2;
+    if (!Number.isInteger(size) || size < 1 || (size & (size - 1)) !== 0) throw new Error('bucket table slots must be a power of two of pairs');
+    return new BucketTable(new Int32Array(0), slots);
+  }
+
   /** Maps keys[i] to i; the keys must be distinct and not negative. */
-  constructor(keys: Int32Array) {
+  constructor(keys: Int32Array, slots?: Int32Array) {
+    if (slots) {
+      this.slots = slots;
+      this.mask = slots.length / 2 - 1;
+      return;
+    }
     let size = 16;
     while (size < keys.length * 3) size *= 2;
     this.slots = new Int32Array(size * 2).fill(-1);

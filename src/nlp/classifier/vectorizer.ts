@@ -35,10 +35,17 @@ export class Vectorizer {
   readonly idf: Float32Array;
   /** features [0, nWord) are word features, the rest char features. */
   readonly nWord: number;
-  /** bucket id -> feature number */
-  private readonly buckets: BucketTable;
+  /**
+   * bucket id -> feature number, made on first use: a model read with others through a ModelSet
+   * (every story model in the app) never needs its own, and it took 10-20 ms to make.
+   */
+  private bucketTable: BucketTable | undefined;
+  private get buckets(): BucketTable {
+    return (this.bucketTable ??= new BucketTable(this.featureIds));
+  }
   private readonly featurizer: ReturnType<typeof sharedFeaturizer>;
-  private counts: Float64Array;
+  /** per-feature counts of the text being vectorised (made with the bucket table, on first use) */
+  private counts: Float64Array | undefined;
   /** output of the last vectorize() call */
   vIdx: Int32Array = new Int32Array(1024);
   vVal: Float64Array = new Float64Array(1024);
@@ -55,10 +62,8 @@ export class Vectorizer {
       if (g < 0 || g >= charOffset * 2) throw new Error('model feature id out of range');
       if (g < charOffset) nWord = i + 1;
     }
-    this.buckets = new BucketTable(featureIds);
     this.nWord = nWord;
     this.featurizer = sharedFeaturizer(config);
-    this.counts = new Float64Array(featureIds.length);
   }
 
   get size(): number {
@@ -109,7 +114,7 @@ export class Vectorizer {
     const n = shared.lastN;
     const out = shared.featurizer.out;
     const buckets = this.buckets;
-    const counts = this.counts;
+    const counts = (this.counts ??= new Float64Array(this.featureIds.length));
     if (this.vIdx.length < n) {
       this.vIdx = new Int32Array(n * 2);
       this.vVal = new Float64Array(n * 2);
