@@ -32,7 +32,9 @@ function waitForExit(child: ChildProcessWithoutNullStreams): Promise<void> {
 
 /** Starts `node ...args` and resolves once it prints its ready line. */
 export async function spawnService(o: SpawnOptions): Promise<Service> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROF && o.name === 'app' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...o.args], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // BENCH_PROF=DIR: the app's processor profile (V8's, one file per thread) written into DIR as it stops.
+  const profile = process.env.BENCH_PROF && o.name === 'app' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, ...o.args], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
   readline.createInterface({ input: child.stderr }).on('line', (line) => o.log(`[${o.name}] ${line}`));
   const lines = readline.createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
