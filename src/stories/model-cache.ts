@@ -9,11 +9,12 @@ import { sha256 } from '../platform/auth/tokens.ts';
  * built files (node_modules/.cache/carevoice) and read back by every process and thread that
  * loads them, instead of being built again from the model files.
  *
- * Why: building them (gunzip, JSON, base64, then the set's union of features) took 270-290 ms of
+ * Why: building them (gunzip, JSON, base64, then the set's union of features) took 270-320 ms of
  * processor time in each thread that classifies: the server as it starts, and each analysis
- * thread of an import, which waited for it before its first comment. Reading the kept file takes
- * about 20 ms (see bench/nlp.ts). The file is named by the hash of the model files it was made from,
- * so a changed model is never read from an old one; anything unexpected in it and it is built again.
+ * thread of an import, which waited for it before its first comment. With the kept file, loading
+ * them and reading a first text (`warmModels`) took 55-57 ms (three fresh processes each). The file
+ * is named by the hash of the model files it was made from, so a changed model is never read from
+ * an old one; anything unexpected in it and it is built again.
  */
 const FORMAT = 'carevoice-story-models-1';
 

@@ -22,6 +22,22 @@ interface WordFeatures {
  */
 const WORD_CACHE_LIMIT = 20_000;
 
+/** What a ModelSet is built into (see `ModelSet.build`): numbers and typed arrays, to keep and read back. */
+export interface ModelSetState {
+  numbers: { mask: number; charOffset: number; cMin: number; cMax: number; sublinear: boolean; rowLength: number };
+  /** the union's bucket table (see BucketTable) */
+  slots: Int32Array;
+  isWord: Uint8Array;
+  idf: Float64Array;
+  q: Int16Array;
+  offsets: Int32Array;
+  scales: Float64Array;
+  countedBy: Int32Array;
+  wordWeights: Float64Array;
+  charWeights: Float64Array;
+  ends: Int32Array;
+}
+
 /**
  * The themes, sentiment and criticality models all read every story, and reading is most of what
  * they cost: hashing some 500 character n-grams per comment, finding each among a model's features,
@@ -45,22 +61,6 @@ const WORD_CACHE_LIMIT = 20_000;
  * The models must share the hash space, the char n-gram range and sublinear tf; their word n-gram
  * ranges, block weights and labels may differ.
  */
-/** What a ModelSet is built into (see `ModelSet.build`): numbers and typed arrays, to keep and read back. */
-export interface ModelSetState {
-  numbers: { mask: number; charOffset: number; cMin: number; cMax: number; sublinear: boolean; rowLength: number };
-  /** the union's bucket table (see BucketTable) */
-  slots: Int32Array;
-  isWord: Uint8Array;
-  idf: Float64Array;
-  q: Int16Array;
-  offsets: Int32Array;
-  scales: Float64Array;
-  countedBy: Int32Array;
-  wordWeights: Float64Array;
-  charWeights: Float64Array;
-  ends: Int32Array;
-}
-
 export class ModelSet {
   readonly models: readonly Model[];
   private readonly m: number;

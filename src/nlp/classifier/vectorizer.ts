@@ -37,7 +37,7 @@ export class Vectorizer {
   readonly nWord: number;
   /**
    * bucket id -> feature number, made on first use: a model read with others through a ModelSet
-   * (every story model in the app) never needs its own, and it took 10-20 ms to make.
+   * (every story model in the app) never needs its own.
    */
   private bucketTable: BucketTable | undefined;
   private get buckets(): BucketTable {
