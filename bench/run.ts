@@ -178,9 +178,9 @@ async function liveFigures(app: Service, prepared: Prepared, plan: BenchPlan, lo
  * time from a request to its commit). At 20 connections that bounded the app (1 ms commits at the
  * median, 2-4 ms at the 90th percentile, about 7 stories a group, a quarter of the two cores idle)
  * rather than its processor time; the bare route answers at once and does best with few clients.
- * At 250 the app told 8-21 % more stories a second than at 100 in four runs on the benchmark's
- * database (event loop 75 % busy at 100), the baseline 7-41 % fewer. Every level's figures are in
- * the output (`submit.c<N>.*`).
+ * At 100 the event loop was about 75 % busy; at 250 the app's rate against 100's was mixed (+14,
+ * +21, +8 and -39 % on a server of its own; -1, -3 and +3 % in three full runs), the baseline's
+ * lower. Every level's figures are in the output (`submit.c<N>.*`).
  */
 async function submitFigures(app: Service, prepared: Prepared, plan: BenchPlan, log: (l: string) => void): Promise<BenchResult> {
   const bodies = storyBodies(prepared.serviceCodes);

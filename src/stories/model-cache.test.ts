@@ -6,7 +6,7 @@ import { loadComments } from '../demo/comments.ts';
 import { loadModel } from '../nlp/classifier/model.ts';
 import { ModelSet } from '../nlp/classifier/model-set.ts';
 import { ROOT_DIR } from '../platform/paths.ts';
-import { keepStoryModels, readStoryModels } from './model-cache.ts';
+import { keepStoryModels, readStoryModels, storyModelsKey } from './model-cache.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carevoice-models-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -19,10 +19,10 @@ describe('the story models kept in memory form', () => {
 
   it('read back, give the very decisions and labels of the models built from their files', () => {
     const cacheDir = path.join(dir, 'cache');
-    expect(readStoryModels(shipped, cacheDir)).toBeUndefined();
-    keepStoryModels(shipped, cacheDir, built);
+    expect(readStoryModels(storyModelsKey(shipped), cacheDir)).toBeUndefined();
+    keepStoryModels(storyModelsKey(shipped), cacheDir, built);
     expect(keptFiles()).toHaveLength(1);
-    const kept = readStoryModels(shipped, cacheDir)!;
+    const kept = readStoryModels(storyModelsKey(shipped), cacheDir)!;
     expect(kept.models.map((m) => m.labels)).toEqual(built.models.map((m) => m.labels));
     const texts = [...loadComments().slice(0, 300).map((c) => c.text), '', "Didn't the nurse's 'care' work?"];
     for (const text of texts) {
@@ -40,21 +40,21 @@ describe('the story models kept in memory form', () => {
     fs.copyFileSync(shipped[1]!, changed);
     fs.appendFileSync(changed, Buffer.from([0]));
     const files = [shipped[0]!, changed, shipped[2]!];
-    expect(readStoryModels(files, cacheDir)).toBeUndefined();
-    keepStoryModels(files, cacheDir, built);
+    expect(readStoryModels(storyModelsKey(files), cacheDir)).toBeUndefined();
+    keepStoryModels(storyModelsKey(files), cacheDir, built);
     expect(keptFiles()).toHaveLength(1);
-    expect(readStoryModels(files, cacheDir)).toBeDefined();
-    expect(readStoryModels(shipped, cacheDir)).toBeUndefined();
+    expect(readStoryModels(storyModelsKey(files), cacheDir)).toBeDefined();
+    expect(readStoryModels(storyModelsKey(shipped), cacheDir)).toBeUndefined();
   });
 
   it('are built again, not misread, from a file cut short or not theirs', () => {
     const cacheDir = path.join(dir, 'damaged');
-    keepStoryModels(shipped, cacheDir, built);
+    keepStoryModels(storyModelsKey(shipped), cacheDir, built);
     const [file] = fs.readdirSync(cacheDir);
     const whole = fs.readFileSync(path.join(cacheDir, file!));
     fs.writeFileSync(path.join(cacheDir, file!), whole.subarray(0, whole.length - 1000));
-    expect(readStoryModels(shipped, cacheDir)).toBeUndefined();
+    expect(readStoryModels(storyModelsKey(shipped), cacheDir)).toBeUndefined();
     fs.writeFileSync(path.join(cacheDir, file!), 'not a kept model set');
-    expect(readStoryModels(shipped, cacheDir)).toBeUndefined();
+    expect(readStoryModels(storyModelsKey(shipped), cacheDir)).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import { sha256 } from '../platform/auth/tokens.ts';
  * Why: building them (gunzip, JSON, base64, then the set's union of features) took 270-320 ms of
  * processor time in each thread that classifies: the server as it starts, and each analysis
  * thread of an import, which waited for it before its first comment. With the kept file, loading
- * them and reading a first text (`warmModels`) took 55-57 ms (three fresh processes each). The file
+ * them and reading a first text (`warmModels`) took 55-84 ms (six fresh processes). The file
  * is named by the hash of the model files it was made from, so a changed model is never read from
  * an old one; anything unexpected in it and it is built again.
  */
@@ -34,25 +34,24 @@ interface Header {
 const SET_ARRAYS = ['slots', 'isWord', 'idf', 'q', 'offsets', 'scales', 'countedBy', 'wordWeights', 'charWeights', 'ends'] as const;
 const MODEL_ARRAYS = ['featureIds', 'idf', 'q'] as const;
 
-/** The hash of the model files' contents: it names the kept file. */
-function keyOf(files: readonly string[]): string {
+/** The hash of the model files' contents (in order): it names their kept file. Read once per process (3.7 MB, about 10 ms). */
+export function storyModelsKey(files: readonly string[]): string {
   return sha256(files.map((f) => sha256(fs.readFileSync(f))).join(':'));
 }
 
 const fileFor = (dir: string, key: string) => path.join(dir, `story-models-${key.slice(0, 16)}.bin`);
 const padded = (n: number) => Math.ceil(n / 8) * 8;
 
-/** The models of `files` (in order) and their set, from the kept file; undefined when there is none that fits. */
-export function readStoryModels(files: readonly string[], dir: string): { models: Model[]; set: ModelSet } | undefined {
+/** The models and their set kept under `key` (see storyModelsKey); undefined when there is none that fits. */
+export function readStoryModels(key: string, dir: string): { models: Model[]; set: ModelSet } | undefined {
   try {
-    const key = keyOf(files);
     let data: Uint8Array = fs.readFileSync(fileFor(dir, key));
     // Typed arrays over it need their offsets aligned: a file this large has a buffer of its own.
     if (data.byteOffset % 8 !== 0) data = new Uint8Array(data);
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const headerLength = view.getUint32(0, true);
     const header = JSON.parse(new TextDecoder().decode(data.subarray(4, 4 + headerLength))) as Header;
-    if (header.format !== FORMAT || header.key !== key || header.models.length !== files.length) return undefined;
+    if (header.format !== FORMAT || header.key !== key) return undefined;
     const arrays = new Map<string, Typed>();
     let at = padded(4 + headerLength);
     for (const a of header.arrays) {
@@ -92,15 +91,14 @@ export function readStoryModels(files: readonly string[], dir: string): { models
 }
 
 /**
- * Keeps the set built from `files` for the next process. Best effort: a directory that cannot be
- * written (a read-only install) only means the next process builds them too.
+ * Keeps the set built from the model files `key` names for the next process. Best effort: a
+ * directory that cannot be written (a read-only install) only means the next process builds them too.
  */
-export function keepStoryModels(files: readonly string[], dir: string, set: ModelSet): void {
+export function keepStoryModels(key: string, dir: string, set: ModelSet): void {
   try {
-    const key = keyOf(files);
+    const models = set.models.map(modelParts);
     const named: Array<[string, Typed]> = [];
-    set.models.forEach((model, j) => {
-      const { arrays } = modelParts(model);
+    models.forEach(({ arrays }, j) => {
       for (const name of MODEL_ARRAYS) named.push([`${j}.${name}`, arrays[name]]);
     });
     const state = set.state;
@@ -108,7 +106,7 @@ export function keepStoryModels(files: readonly string[], dir: string, set: Mode
     const header: Header = {
       format: FORMAT,
       key,
-      models: set.models.map((m) => modelParts(m).meta),
+      models: models.map((p) => p.meta),
       numbers: state.numbers,
       arrays: named.map(([name, a]) => ({ name, type: a.constructor.name as TypeName, length: a.length })),
     };

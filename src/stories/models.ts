@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, criticalityToScale, ModelSet, type Model } from '../nlp/classifier/index.ts';
 import { BUILD_CACHE_DIR, ROOT_DIR } from '../platform/paths.ts';
-import { keepStoryModels, readStoryModels } from './model-cache.ts';
+import { keepStoryModels, readStoryModels, storyModelsKey } from './model-cache.ts';
 
 const modelFile = (name: string) => path.join(ROOT_DIR, 'models', `${name}.json.gz`);
 
@@ -32,9 +32,10 @@ function theStorySet(): ModelSet | null {
     storySet = null;
     return storySet;
   }
-  const kept = readStoryModels(files, BUILD_CACHE_DIR);
+  const key = storyModelsKey(files);
+  const kept = readStoryModels(key, BUILD_CACHE_DIR);
   const set = kept?.set ?? new ModelSet(files.map((f) => loadModel(f)));
-  if (!kept) keepStoryModels(files, BUILD_CACHE_DIR, set);
+  if (!kept) keepStoryModels(key, BUILD_CACHE_DIR, set);
   STORY_MODELS.forEach((name, i) => cache.set(name, set.models[i] as Model));
   storySet = set;
   return storySet;
@@ -58,7 +59,7 @@ function read(text: string): Partial<Record<StoryModel, Reading>> {
   const zs = set?.decisions(text);
   const readings: Partial<Record<StoryModel, Reading>> = {};
   STORY_MODELS.forEach((name, i) => {
-    const m = model(name);
+    const m = set ? (set.models[i] as Model) : model(name);
     if (!m) return;
     const p = zs ? m.probabilitiesOf(zs[i] as Float64Array) : m.probabilities(text);
     readings[name] = { model: m, p, chosen: m.chooseLabels(p) };
