@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { analyseBatch, type Analysis } from './analyse.ts';
 import { titleFrom } from './tell.ts';
 
 const analysis = (body: string) => ({ body }) as unknown as Analysis;
+const requireHere = createRequire(import.meta.url);
 
 function later<T>(ms: number, value: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value), ms));
@@ -57,7 +59,11 @@ describe('workerBundle', () => {
   const entry = path.join(dir, 'entry.ts');
   const part = path.join(dir, 'part.ts');
   fs.writeFileSync(entry, "import { answer } from './part.ts';\nexport const where: string = import.meta.url;\nexport default (n: number): string => `${answer} ${n}`;\n");
-  const load = async (file: string) => (await import(`${pathToFileURL(file).href}?${Date.now()}`)) as { default: (n: number) => string; where: string };
+  // As piscina loads a worker's file: with require() (the bundle is CommonJS).
+  const load = async (file: string) => {
+    delete requireHere.cache[file];
+    return requireHere(file) as { default: (n: number) => string; where: string };
+  };
 
   it('builds plain JavaScript once, keeps each module its own import.meta.url, and builds again when an input changes', async () => {
     fs.writeFileSync(part, "export const answer: string = 'first';\n");

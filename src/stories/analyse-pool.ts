@@ -75,6 +75,11 @@ interface BundleManifest {
  *
  * Each module's `import.meta.url` is replaced by its source file's URL, so the paths the code finds
  * from it (the models, the redaction word lists) are the same as when it runs unbundled.
+ *
+ * The bundle is CommonJS: piscina loads a worker's file with `require()` first. On an ES module
+ * that is Node's require(esm), and with two tasks arriving as a thread started, it once ended an
+ * import with a fatal V8 error in CI (`v8::Module::IsGraphAsync must be used on an instantiated
+ * module`, from piscina's worker.js). A CommonJS file never goes through the ES module loader.
  */
 export async function workerBundle(entry: string, cacheDir: string): Promise<{ file: string; built: boolean }> {
   const manifestFile = path.join(cacheDir, `${path.basename(entry, '.ts')}.json`);
@@ -91,7 +96,7 @@ export async function workerBundle(entry: string, cacheDir: string): Promise<{ f
     write: false,
     metafile: true,
     absWorkingDir: path.dirname(entry),
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     legalComments: 'none',
@@ -118,7 +123,7 @@ export async function workerBundle(entry: string, cacheDir: string): Promise<{ f
     inputs[file] = bundled.get(file) ?? sha256(await fs.promises.readFile(file));
   }
   const dir = writableDir(cacheDir);
-  const bundle = `${path.basename(entry, '.ts')}-${sha256(code).slice(0, 16)}.mjs`;
+  const bundle = `${path.basename(entry, '.ts')}-${sha256(code).slice(0, 16)}.cjs`;
   await writeWhole(path.join(dir, bundle), code);
   if (dir === cacheDir) await writeWhole(manifestFile, JSON.stringify({ esbuild: esbuildVersion, inputs, bundle } satisfies BundleManifest));
   return { file: path.join(dir, bundle), built: true };
